@@ -1,0 +1,193 @@
+// Checks and runs Hog with PostHog's own packages: `@posthog/hogql-parser` parses, `@posthog/hogvm` executes.
+// PostHog's Hog compiler is Python inside the PostHog monorepo and is not published, so `compile` below lowers the
+// parser's AST to HogVM bytecode for the subset LipService's template uses (locals, if/while, calls, fields,
+// dicts, arrays, arithmetic, comparisons). Anything outside that subset is refused, never guessed.
+//
+// Usage: node scripts/hog.mjs parse|run < request.json
+//   parse: {"code"} → {"ok": true} | {"ok": false, "error": {...}}
+//   run:   {"code", "inputs", "globals": [...]} → {"ok": true, "results": [...]} (one result per globals entry)
+import createHogQLParser from '@posthog/hogql-parser'
+import hogvm from '@posthog/hogvm'
+import { createHash } from 'node:crypto'
+
+const { exec, convertHogToJS } = hogvm
+
+const OP = {
+    GET_GLOBAL: 1, CALL_GLOBAL: 2, AND: 3, OR: 4, NOT: 5, PLUS: 6, MINUS: 7, MULTIPLY: 8, DIVIDE: 9, MOD: 10,
+    EQ: 11, NOT_EQ: 12, GT: 13, GT_EQ: 14, LT: 15, LT_EQ: 16, REGEX: 23, NOT_REGEX: 24,
+    TRUE: 29, FALSE: 30, NULL: 31, STRING: 32, INTEGER: 33, FLOAT: 34, POP: 35, GET_LOCAL: 36, SET_LOCAL: 37,
+    RETURN: 38, JUMP: 39, JUMP_IF_FALSE: 40, DICT: 42, ARRAY: 43, GET_PROPERTY: 45, SET_PROPERTY: 46,
+}
+const COMPARE = { '==': OP.EQ, '!=': OP.NOT_EQ, '>': OP.GT, '>=': OP.GT_EQ, '<': OP.LT, '<=': OP.LT_EQ, '=~': OP.REGEX, '!~': OP.NOT_REGEX }
+const ARITHMETIC = { '+': OP.PLUS, '-': OP.MINUS, '*': OP.MULTIPLY, '/': OP.DIVIDE, '%': OP.MOD }
+
+export class Unsupported extends Error {}
+
+export function compile(program) {
+    const scopes = [[]]
+    const lookup = (name) => {
+        let index = scopes.flat().length
+        for (let s = scopes.length - 1; s >= 0; s--) {
+            index -= scopes[s].length
+            const found = scopes[s].lastIndexOf(name)
+            if (found >= 0) return index + found
+        }
+        return -1
+    }
+    const expr = (node) => {
+        switch (node.node) {
+            case 'Constant': {
+                const v = node.value
+                if (v === null) return [OP.NULL]
+                if (v === true) return [OP.TRUE]
+                if (v === false) return [OP.FALSE]
+                if (typeof v === 'string') return [OP.STRING, v]
+                if (typeof v === 'number') return Number.isInteger(v) && !String(node.value).includes('.') ? [OP.INTEGER, v] : [OP.FLOAT, v]
+                throw new Unsupported(`constant ${JSON.stringify(v)}`)
+            }
+            case 'Field': {
+                const [head, ...rest] = node.chain
+                const local = lookup(head)
+                if (local >= 0) return [OP.GET_LOCAL, local, ...rest.flatMap((k) => [OP.STRING, k, OP.GET_PROPERTY])]
+                return [...[...node.chain].reverse().flatMap((k) => [OP.STRING, k]), OP.GET_GLOBAL, node.chain.length]
+            }
+            case 'ArrayAccess':
+                return [...expr(node.array), ...expr(node.property), OP.GET_PROPERTY]
+            case 'Dict':
+                return [...node.items.flatMap(([k, v]) => [...expr(k), ...expr(v)]), OP.DICT, node.items.length]
+            case 'Array':
+                return [...node.exprs.flatMap(expr), OP.ARRAY, node.exprs.length]
+            case 'And':
+                return [...node.exprs.flatMap(expr), OP.AND, node.exprs.length]
+            case 'Or':
+                return [...node.exprs.flatMap(expr), OP.OR, node.exprs.length]
+            case 'Not':
+                return [...expr(node.expr), OP.NOT]
+            case 'CompareOperation':
+                if (!(node.op in COMPARE)) throw new Unsupported(`comparison ${node.op}`)
+                return [...expr(node.right), ...expr(node.left), COMPARE[node.op]]
+            case 'ArithmeticOperation':
+                return [...expr(node.right), ...expr(node.left), ARITHMETIC[node.op]]
+            case 'Call': {
+                if (node.params) throw new Unsupported(`parametric call ${node.name}`)
+                if (node.name === 'not' && node.args.length === 1) return [...expr(node.args[0]), OP.NOT]
+                if (node.name === 'and') return [...node.args.flatMap(expr), OP.AND, node.args.length]
+                if (node.name === 'or') return [...node.args.flatMap(expr), OP.OR, node.args.length]
+                return [...node.args.flatMap(expr), OP.CALL_GLOBAL, node.name, node.args.length]
+            }
+            default:
+                throw new Unsupported(`expression ${node.node}`)
+        }
+    }
+    const block = (declarations) => {
+        scopes.push([])
+        const out = declarations.flatMap(statement)
+        const declared = scopes.pop()
+        return [...out, ...declared.map(() => OP.POP)]
+    }
+    const statement = (node) => {
+        switch (node.node) {
+            case 'VariableDeclaration': {
+                const value = node.expr ? expr(node.expr) : [OP.NULL]
+                scopes[scopes.length - 1].push(node.name)
+                return value
+            }
+            case 'VariableAssignment': {
+                const left = node.left
+                if (left.node === 'Field') {
+                    const [head, ...rest] = left.chain
+                    const local = lookup(head)
+                    if (local < 0) throw new Unsupported(`assignment to global ${head}`)
+                    if (rest.length === 0) return [...expr(node.right), OP.SET_LOCAL, local]
+                    const path = rest.slice(0, -1).flatMap((k) => [OP.STRING, k, OP.GET_PROPERTY])
+                    return [OP.GET_LOCAL, local, ...path, OP.STRING, rest[rest.length - 1], ...expr(node.right), OP.SET_PROPERTY]
+                }
+                if (left.node === 'ArrayAccess') {
+                    return [...expr(left.array), ...expr(left.property), ...expr(node.right), OP.SET_PROPERTY]
+                }
+                throw new Unsupported(`assignment to ${left.node}`)
+            }
+            case 'ExprStatement':
+                return [...expr(node.expr), OP.POP]
+            case 'ReturnStatement':
+                return [...(node.expr ? expr(node.expr) : [OP.NULL]), OP.RETURN]
+            case 'Block':
+                return block(node.declarations)
+            case 'IfStatement': {
+                const then = statement(node.then)
+                const otherwise = node.else_ ? statement(node.else_) : []
+                if (otherwise.length === 0) return [...expr(node.expr), OP.JUMP_IF_FALSE, then.length, ...then]
+                return [...expr(node.expr), OP.JUMP_IF_FALSE, then.length + 2, ...then, OP.JUMP, otherwise.length, ...otherwise]
+            }
+            case 'WhileStatement': {
+                const condition = expr(node.expr)
+                const body = statement(node.body)
+                return [...condition, OP.JUMP_IF_FALSE, body.length + 2, ...body, OP.JUMP, -(body.length + condition.length + 4)]
+            }
+            default:
+                throw new Unsupported(`statement ${node.node}`)
+        }
+    }
+    if (program.node !== 'Program') throw new Unsupported(`root ${program.node}`)
+    return ['_H', 1, ...block(program.declarations), OP.NULL, OP.RETURN]
+}
+
+export async function parse(code) {
+    const parser = await createHogQLParser()
+    return JSON.parse(parser.parseProgram(code, true))
+}
+
+export function run(bytecode, globals) {
+    const result = exec(bytecode, {
+        globals,
+        timeout: 1000,
+        external: {
+            regex: { match: (regex, value) => new RegExp(regex).test(value) },
+            crypto: { createHash },
+        },
+    })
+    if (!result.finished) throw new Error('Hog program did not finish')
+    return convertHogToJS(result.result)
+}
+
+async function main() {
+    const command = process.argv[2]
+    const chunks = []
+    for await (const chunk of process.stdin) chunks.push(chunk)
+    const request = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    const ast = await parse(request.code)
+    if (ast.error) {
+        process.stdout.write(JSON.stringify({ ok: false, error: ast }))
+        return
+    }
+    if (command === 'parse') {
+        process.stdout.write(JSON.stringify({ ok: true }))
+        return
+    }
+    if (command === 'functions') {
+        // Every function the program calls must be one PostHog's VM provides (its STL or ASYNC_STL).
+        const called = new Set()
+        const visit = (node) => {
+            if (Array.isArray(node)) return node.forEach(visit)
+            if (!node || typeof node !== 'object') return
+            if (node.node === 'Call' && typeof node.name === 'string') called.add(node.name)
+            Object.values(node).forEach(visit)
+        }
+        visit(ast)
+        const known = new Set([...Object.keys(hogvm.STL), ...Object.keys(hogvm.ASYNC_STL), 'not', 'and', 'or'])
+        const calls = [...called].sort()
+        process.stdout.write(JSON.stringify({ ok: true, calls, missing: calls.filter((name) => !known.has(name)) }))
+        return
+    }
+    if (command !== 'run') throw new Error(`unknown command ${command}`)
+    const bytecode = compile(ast)
+    const results = request.globals.map((g) => run(bytecode, { ...g, inputs: request.inputs }))
+    process.stdout.write(JSON.stringify({ ok: true, results }))
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+    main().catch((error) => {
+        process.stderr.write(String(error?.stack ?? error))
+        process.exit(2)
+    })
+}

@@ -1,0 +1,15 @@
+export type Tone = 'neutral' | 'good' | 'bad'
+
+export function Kpi({ label, value, hint, tone = 'neutral' }: { label: string; value: string; hint?: string; tone?: Tone }) {
+    return (
+        <div className={`kpi kpi-${tone}`} data-testid={`kpi-${label.toLowerCase().replace(/\W+/g, '-')}`}>
+            <div className="kpi-label">{label}</div>
+            <div className="kpi-value">{value}</div>
+            {hint ? <div className="kpi-hint">{hint}</div> : null}
+        </div>
+    )
+}
+
+export function KpiRow({ children }: { children: React.ReactNode }) {
+    return <div className="kpi-row">{children}</div>
+}

@@ -1,0 +1,145 @@
+// Charts: recharts, one component per question a reader asks ("where will the month end?", "is this growing?").
+import {
+    Area,
+    Bar,
+    BarChart,
+    CartesianGrid,
+    ComposedChart,
+    Legend,
+    ResponsiveContainer,
+    Scatter,
+    ScatterChart,
+    Tooltip,
+    XAxis,
+    YAxis,
+    ZAxis,
+} from 'recharts'
+
+import type { Anomaly, PatternWindow, Projection, ServiceRow } from '../api/types'
+import { formatBytes, formatDateTime, formatDay, formatMoney } from '../lib/format'
+
+const INK = '#1f2937'
+const GRID = '#e5e7eb'
+const BEFORE = '#94a3b8'
+const AFTER = '#2563eb'
+const FORECAST = '#93c5fd'
+
+export function ProjectionChart({ projection }: { projection: Projection }) {
+    const rows = projection.series.map((point) => ({
+        day: formatDay(point.date),
+        actual: point.forecast ? null : point.bytes,
+        forecast: point.forecast ? point.bytes : null,
+    }))
+    if (rows.length === 0) return <div className="status status-empty">No daily volume yet.</div>
+    return (
+        <div className="chart" data-testid="projection-chart">
+            <ResponsiveContainer width="100%" height={260}>
+                <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
+                    <CartesianGrid stroke={GRID} vertical={false} />
+                    <XAxis dataKey="day" tick={{ fill: INK, fontSize: 12 }} minTickGap={16} />
+                    <YAxis tickFormatter={(v: number) => formatBytes(v)} tick={{ fill: INK, fontSize: 12 }} width={72} />
+                    <Tooltip formatter={(v) => formatBytes(Number(v))} />
+                    <Legend />
+                    <Bar dataKey="actual" name="Ingested per day" fill={AFTER} isAnimationActive={false} />
+                    <Bar dataKey="forecast" name="Forecast" fill={FORECAST} isAnimationActive={false} />
+                </ComposedChart>
+            </ResponsiveContainer>
+        </div>
+    )
+}
+
+export function ServiceCostChart({ services, currency }: { services: ServiceRow[]; currency: string }) {
+    if (services.length === 0) return null
+    const rows = services.map((s) => ({ service: s.service, before: s.before, after: s.after }))
+    return (
+        <div className="chart" data-testid="service-cost-chart">
+            <ResponsiveContainer width="100%" height={Math.max(140, rows.length * 44 + 40)}>
+                <BarChart data={rows} layout="vertical" margin={{ top: 4, right: 16, bottom: 4, left: 8 }}>
+                    <CartesianGrid stroke={GRID} horizontal={false} />
+                    <XAxis type="number" tickFormatter={(v: number) => formatMoney(v, currency)} tick={{ fontSize: 12 }} />
+                    <YAxis type="category" dataKey="service" width={140} tick={{ fontSize: 12 }} />
+                    <Tooltip formatter={(v) => formatMoney(Number(v), currency)} />
+                    <Legend />
+                    <Bar dataKey="before" name="Without LipService" fill={BEFORE} isAnimationActive={false} />
+                    <Bar dataKey="after" name="With LipService" fill={AFTER} isAnimationActive={false} />
+                </BarChart>
+            </ResponsiveContainer>
+        </div>
+    )
+}
+
+export function TrendChart({ windows }: { windows: PatternWindow[] }) {
+    const rows = windows.map((w) => ({
+        time: formatDateTime(w.bucket_start).slice(5, 16),
+        lines: w.count ?? 0,
+        kept: w.sdk_seen ? (w.sdk_kept ?? 0) : null,
+        errors: w.errors ?? 0,
+    }))
+    if (rows.length === 0) return <div className="status status-empty">No hourly counts for this pattern.</div>
+    return (
+        <div className="chart" data-testid="trend-chart">
+            <ResponsiveContainer width="100%" height={240}>
+                <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
+                    <CartesianGrid stroke={GRID} vertical={false} />
+                    <XAxis dataKey="time" tick={{ fontSize: 12 }} minTickGap={32} />
+                    <YAxis tick={{ fontSize: 12 }} width={56} />
+                    <Tooltip />
+                    <Legend />
+                    <Area dataKey="lines" name="Lines" stroke={AFTER} fill={FORECAST} isAnimationActive={false} />
+                    <Area dataKey="kept" name="Kept by SDK" stroke="#059669" fill="#a7f3d0" isAnimationActive={false} />
+                    <Bar dataKey="errors" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                </ComposedChart>
+            </ResponsiveContainer>
+        </div>
+    )
+}
+
+const SEVERITY_COLOURS: Record<string, string> = { critical: '#b91c1c', high: '#dc2626', medium: '#f59e0b', low: '#64748b' }
+
+export function AnomalyTimeline({ anomalies }: { anomalies: Anomaly[] }) {
+    if (anomalies.length === 0) return <div className="status status-empty">No anomalies in this period.</div>
+    const groups = new Map<string, { t: number; score: number; confidence: number; label: string }[]>()
+    for (const anomaly of anomalies) {
+        const key = anomaly.severity.toLowerCase()
+        const list = groups.get(key) ?? []
+        list.push({
+            t: new Date(anomaly.window_start).getTime(),
+            score: Math.abs(anomaly.score),
+            confidence: anomaly.confidence,
+            label: `${anomaly.kind}: ${anomaly.template ?? anomaly.pattern ?? ''}`,
+        })
+        groups.set(key, list)
+    }
+    return (
+        <div className="chart" data-testid="anomaly-timeline">
+            <ResponsiveContainer width="100%" height={220}>
+                <ScatterChart margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
+                    <CartesianGrid stroke={GRID} />
+                    <XAxis
+                        type="number"
+                        dataKey="t"
+                        domain={['dataMin', 'dataMax']}
+                        tickFormatter={(v: number) => new Date(v).toISOString().slice(5, 13).replace('T', ' ') + 'h'}
+                        tick={{ fontSize: 12 }}
+                        name="time"
+                    />
+                    <YAxis type="number" dataKey="score" name="score" tick={{ fontSize: 12 }} width={48} />
+                    <ZAxis type="number" dataKey="confidence" range={[40, 200]} name="confidence" />
+                    <Tooltip
+                        formatter={(value, name) => (name === 'time' ? new Date(Number(value)).toISOString() : Number(value).toFixed(2))}
+                    />
+                    <Legend />
+                    {[...groups.entries()].map(([severity, points]) => (
+                        <Scatter
+                            key={severity}
+                            name={severity}
+                            data={points}
+                            fill={SEVERITY_COLOURS[severity] ?? INK}
+                            isAnimationActive={false}
+                        />
+                    ))}
+                </ScatterChart>
+            </ResponsiveContainer>
+        </div>
+    )
+}

@@ -1,0 +1,1 @@
+"""Insights: cost, projections, anomalies and alerts."""

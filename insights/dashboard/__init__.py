@@ -1,0 +1,1 @@
+"""Dashboard pages: cost overview, service, pattern and the policy editor."""

@@ -1,0 +1,1 @@
+"""Django-free insights code: pricing, cost allocation, projections, recommendations, explanations, alert grouping."""

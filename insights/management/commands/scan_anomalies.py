@@ -1,0 +1,32 @@
+"""Run the anomaly scan (and alerts) now for every service of a team, or one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from insights.services import anomalies_scan
+from patterns.models import Service
+
+
+class Command(BaseCommand):
+    help = "Scan hourly pattern counts for anomalies, group them into incidents and alert, as the beat job does."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("team", help="Team name (slug).")
+        parser.add_argument("--service", default="", help="Only this service.")
+        parser.add_argument("--lookback-hours", type=int, default=3, help="Hours tested; earlier ones are baseline.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        services = Service.objects.filter(team__name=options["team"]).select_related("team")
+        if options["service"]:
+            services = services.filter(name=options["service"])
+        if not services.exists():
+            raise CommandError("No matching service.")
+        for service in services:
+            incidents = anomalies_scan(service=service, lookback_hours=options["lookback_hours"])
+            for incident in incidents:
+                self.stdout.write(f"{service.name}: {incident.severity} {incident.title}")
+            if not incidents:
+                self.stdout.write(f"{service.name}: nothing unusual")

@@ -1,0 +1,46 @@
+"""Celery entry points for insights: anomaly scans, incident notification, alert delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from insights.services import AlertDeliveryError, alert_deliver, anomalies_scan, incident_notify, incident_resolve_stale
+from patterns.models import Service
+
+ALERT_MAX_RETRIES = 5
+
+
+@shared_task(name="insights.scan_all_services")
+def scan_all_services() -> int:
+    ids = list(Service.objects.values_list("pk", flat=True))
+    for service_id in ids:
+        scan_service.delay(service_id=service_id)
+    return len(ids)
+
+
+@shared_task(name="insights.scan_service")
+def scan_service(*, service_id: int) -> int:
+    service = Service.objects.select_related("team").get(pk=service_id)
+    incident_resolve_stale(service=service)
+    return len(anomalies_scan(service=service))
+
+
+@shared_task(name="insights.notify_incident")
+def notify_incident(*, incident_id: int) -> int:
+    return len(incident_notify(incident_id=incident_id))
+
+
+@shared_task(
+    bind=True,
+    name="insights.deliver_alert",
+    autoretry_for=(AlertDeliveryError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=ALERT_MAX_RETRIES,
+)
+def deliver_alert(self: Any, *, delivery_id: int) -> str:
+    delivery = alert_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= ALERT_MAX_RETRIES)
+    return str(delivery.status)

@@ -1,0 +1,80 @@
+"""API authentication: `Authorization: Bearer lsk_…` resolves a team; staff sessions resolve theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from lipservice.models import ApiKey, Team
+from lipservice.selectors import api_key_find_active, team_for_user
+from lipservice.services import api_key_touch
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not raw.strip() or " " in raw.strip():
+            raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <api key>'.")
+        key = api_key_find_active(raw=raw.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        api_key_touch(key=key)
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class ApiKeyUser:
+    """The request.user of a key-authenticated request: no Django user, only a team."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, key: ApiKey) -> None:
+        self.api_key = key
+        self.team = key.team
+        self.pk = None
+        self.username = f"api-key:{key.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def request_team(request: Request) -> Team | None:
+    """The team a request acts for: the API key's team, or the logged-in user's team."""
+    if isinstance(request.auth, ApiKey):
+        return request.auth.team
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False):
+        return team_for_user(user=user)
+    return None
+
+
+class HasTeam(permissions.BasePermission):
+    message = "Authentication with an API key (Authorization: Bearer <key>) is required."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        team = request_team(request)
+        if team is None:
+            return False
+        request.team = team  # type: ignore[attr-defined]
+        return True
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "lipservice.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "lsk_…", "description": "A team API key."}

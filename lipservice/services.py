@@ -1,0 +1,60 @@
+"""Writes for tenancy: teams, memberships and API keys."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from lipservice.models import API_KEY_VISIBLE_CHARS, ApiKey, Team, TeamMembership, generate_api_key, hash_api_key
+from lipservice.selectors import CACHE_ERRORS, api_key_cache_key
+
+# last_used_at is informational; writing it on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def team_get_or_create(*, name: str, **fields: Any) -> tuple[Team, bool]:
+    return Team.objects.get_or_create(name=name, defaults=fields)
+
+
+def team_member_add(*, team: Team, user: Any, role: str = TeamMembership.Role.MEMBER) -> TeamMembership:
+    membership, _ = TeamMembership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def api_key_create(*, team: Team, name: str, created_by: Any = None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its one-time plaintext; only its hash is stored."""
+    raw = generate_api_key()
+    key = ApiKey.objects.create(
+        team=team, name=name, prefix=raw[:API_KEY_VISIBLE_CHARS], key_hash=hash_api_key(raw), created_by=created_by
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    key.revoke()
+    api_key_forget(key=key)
+    return key
+
+
+def api_key_forget(*, key: ApiKey) -> None:
+    """Drop the cached lookup so a revoked or deleted key stops working at once."""
+    with contextlib.suppress(*CACHE_ERRORS):
+        cache.delete(api_key_cache_key(key.key_hash))
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use at most once per LAST_USED_RESOLUTION per key, decided by one atomic cache add."""
+    try:
+        first = cache.add(f"apikey:touched:{key.pk}", 1, timeout=int(LAST_USED_RESOLUTION.total_seconds()))
+    except CACHE_ERRORS:
+        first = key.last_used_at is None or timezone.now() - key.last_used_at > LAST_USED_RESOLUTION
+    if first:
+        now = timezone.now()
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

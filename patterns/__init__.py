@@ -1,0 +1,1 @@
+"""Patterns: services, mined log patterns, per-window counts and analysis runs."""

@@ -1,0 +1,1 @@
+"""Django-free pattern mining, log-format parsing and rate-anomaly detection."""

@@ -1,0 +1,207 @@
+"""Loghub log formats (`<Date> <Time> <Level>: <Content>`) and readers for text, JSON-lines and gzip log files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, cast
+
+from lipservice_sdk.severity import normalize_severity
+
+try:
+    import re2 as _re2
+except ImportError:  # pragma: no cover - google-re2 is a project dependency
+    _re2 = None
+
+MAX_LINE_BYTES = 1 << 20
+MAX_FALLBACK_SCAN = 2048
+LEVEL_FIELDS = ("level", "severity", "severity_text", "levelname", "loglevel", "log_level", "lvl")
+MESSAGE_FIELDS = ("body", "message", "msg", "log")
+TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "datetime")
+_FIELD = re.compile(r"<([^<>]+)>")
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    message: str
+    level: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    parsed: bool = True
+    timestamp: float | None = None
+
+
+@dataclass
+class ReadStats:
+    lines: int = 0
+    parsed: int = 0
+    unparsed: int = 0
+    json: int = 0
+    empty: int = 0
+    truncated: int = 0
+
+
+class LogFormat:
+    """A compiled Loghub format: fields become lazy groups, literal text is a regex where spaces match any whitespace.
+
+    Matching runs on RE2 (linear time) when the literal fragments allow it; otherwise Python's re only scans the
+    first MAX_FALLBACK_SCAN characters, so a hostile format or a 1 MB line cannot hang the reader.
+    """
+
+    def __init__(self, log_format: str) -> None:
+        self.log_format = log_format
+        parts = _FIELD.split(log_format)
+        self.fields: tuple[str, ...] = tuple(parts[1::2])
+        if "Content" not in self.fields:
+            raise ValueError(f"log format {log_format!r} has no <Content> field")
+        regex = ""
+        self._names: dict[str, str] = {}
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                regex += re.sub(" +", r"\\s+", part)
+            else:
+                name = "f_" + re.sub(r"\W", "_", part)
+                while name in self._names:
+                    name += "_"
+                self._names[name] = part
+                regex += f"(?P<{name}>.*?)"
+        self._regex = "^" + regex + "$"
+        self._content_last = self.fields[-1] == "Content" and parts[-1] == ""
+        self._re2: Any = None
+        if _re2 is not None:
+            try:
+                self._re2 = _re2.compile(self._regex)
+            except Exception:  # any RE2 rejection (lookarounds...) means: use the bounded fallback
+                self._re2 = None
+        self._re = re.compile(self._regex, re.DOTALL)
+        level_names = [f for f in self.fields if f.lower() in LEVEL_FIELDS]
+        self._level_field = level_names[0] if level_names else None
+
+    def parse(self, line: str) -> LogRecord:
+        """Fields, content and level of a line; a line that does not fit is unparsed and keeps the whole text."""
+        groups = self._match(line)
+        if groups is None:
+            return LogRecord(message=line, level=normalize_severity(None), parsed=False)
+        values = {self._names[name]: value or "" for name, value in groups.items()}
+        level = normalize_severity(values.get(self._level_field)) if self._level_field else normalize_severity(None)
+        return LogRecord(message=values["Content"], level=level, fields=values)
+
+    def _match(self, line: str) -> dict[str, str] | None:
+        if self._re2 is not None:
+            found = self._re2.match(line)
+            return None if found is None else dict(found.groupdict())
+        if len(line) <= MAX_FALLBACK_SCAN:
+            match = self._re.match(line)
+            return None if match is None else match.groupdict()
+        if not self._content_last:
+            return None
+        match = self._re.match(line[:MAX_FALLBACK_SCAN])
+        if match is None:
+            return None
+        groups = match.groupdict()
+        groups["Content"] = (groups.get("Content") or "") + line[MAX_FALLBACK_SCAN:]
+        return groups
+
+
+def parse_json_line(line: str) -> LogRecord | None:
+    """A JSON-lines record (message from body/message/msg/log, level from level/severity/...), None for non-objects."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    message: str | None = None
+    for name in MESSAGE_FIELDS:
+        if name in data and data[name] is not None:
+            value = data[name]
+            message = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            break
+    if message is None:
+        message = text
+    level_value: Any = None
+    for name in (*LEVEL_FIELDS, "severity_number"):
+        if name in data and isinstance(data[name], (str, int)) and not isinstance(data[name], bool):
+            level_value = data[name]
+            break
+    fields = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in data.items()}
+    return LogRecord(
+        message=message,
+        level=normalize_severity(level_value),
+        fields=fields,
+        timestamp=_timestamp(data),
+    )
+
+
+def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str]:
+    """Lines of a plain or .gz file as text: invalid UTF-8 replaced, lines over MAX_LINE_BYTES truncated."""
+    counters = stats if stats is not None else ReadStats()
+    with _open(Path(path)) as handle:
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES)
+            if not raw:
+                return
+            if not raw.endswith(b"\n") and len(raw) >= MAX_LINE_BYTES:
+                counters.truncated += 1
+                while True:
+                    rest = handle.readline(MAX_LINE_BYTES)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+            yield raw.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+def read_records(
+    path: str | Path, log_format: str | LogFormat | None = None, stats: ReadStats | None = None
+) -> Iterator[LogRecord]:
+    """Records of a log file: JSON objects by their fields, other lines by the format (or whole), never raising."""
+    counters = stats if stats is not None else ReadStats()
+    parser = LogFormat(log_format) if isinstance(log_format, str) else log_format
+    for line in read_lines(path, counters):
+        counters.lines += 1
+        if not line.strip():
+            counters.empty += 1
+            continue
+        record = parse_json_line(line) if line.lstrip().startswith("{") else None
+        if record is not None:
+            counters.json += 1
+        elif parser is not None:
+            record = parser.parse(line)
+        else:
+            record = LogRecord(message=line, level=normalize_severity(None), parsed=False)
+        if record.parsed:
+            counters.parsed += 1
+        else:
+            counters.unparsed += 1
+        yield record
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _timestamp(data: Mapping[str, Any]) -> float | None:
+    for name in TIME_FIELDS:
+        value = data.get(name)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (int, float)):
+            number = float(value)
+            # Accept seconds, milliseconds, microseconds or nanoseconds since the epoch.
+            while number > 1e11:
+                number /= 1000.0
+            return number
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None

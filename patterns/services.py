@@ -1,0 +1,165 @@
+"""Writes for services and patterns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from lipservice_sdk.severity import normalize_severity
+
+from lipservice.metrics import STATS_INGESTED
+from lipservice.models import Team
+from patterns.models import Pattern, PatternWindow, Service, StatsBatch
+from patterns.sources import LogRecord
+
+WINDOW_SECONDS = 3600
+
+
+def service_get_or_create(*, team: Team, name: str, **fields: Any) -> Service:
+    service, created = Service.objects.get_or_create(team=team, name=name, defaults=fields)
+    if not created:
+        changed = [key for key, value in fields.items() if getattr(service, key) != value]
+        for key in changed:
+            setattr(service, key, fields[key])
+        if changed:
+            service.save(update_fields=changed)
+    return service
+
+
+def pattern_windows_prune(*, retention_days: int | None = None) -> int:
+    """Delete per-window counts older than the retention; returns how many rows went."""
+    days = retention_days if retention_days is not None else settings.LIPSERVICE_WINDOW_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = PatternWindow.objects.filter(bucket_start__lt=cutoff).delete()
+    return deleted
+
+
+@dataclass(frozen=True)
+class StatsEntry:
+    pattern: str
+    minute: datetime
+    seen: int
+    kept: int
+    bytes_seen: int
+    bytes_kept: int
+
+
+@dataclass(frozen=True)
+class StatsIngestResult:
+    accepted: int
+    duplicate: bool
+
+
+def _bucket(moment: datetime, seconds: int) -> datetime:
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def pattern_stats_ingest(
+    *, service: Service, batch_id: str, entries: list[StatsEntry], sdk: str = ""
+) -> StatsIngestResult:
+    """Add one SDK batch of per-pattern seen/kept counts to the hourly windows, once per batch id."""
+    for attempt in range(3):
+        try:
+            return _stats_ingest(service=service, batch_id=batch_id, entries=entries, sdk=sdk)
+        except IntegrityError:
+            # A concurrent batch created one of the same windows first; this attempt rolled back entirely.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _stats_ingest(*, service: Service, batch_id: str, entries: list[StatsEntry], sdk: str) -> StatsIngestResult:
+    try:
+        with transaction.atomic():
+            StatsBatch.objects.create(service=service, batch_id=batch_id, entries=len(entries), sdk=sdk[:100])
+    except IntegrityError:
+        STATS_INGESTED.labels("duplicate").inc(len(entries))
+        return StatsIngestResult(accepted=0, duplicate=True)
+    STATS_INGESTED.labels("accepted").inc(len(entries))
+    totals: dict[tuple[str, datetime], list[int]] = {}
+    for entry in entries:
+        key = (entry.pattern, _bucket(entry.minute, WINDOW_SECONDS))
+        acc = totals.setdefault(key, [0, 0, 0, 0])
+        acc[0] += entry.seen
+        acc[1] += entry.kept
+        acc[2] += entry.bytes_seen
+        acc[3] += entry.bytes_kept
+    patterns = _patterns_by_id(service=service, ids={pid for pid, _ in totals})
+    existing = {
+        (w.pattern_id, w.bucket_start): w.pk
+        for w in PatternWindow.objects.filter(
+            service=service, bucket_seconds=WINDOW_SECONDS, bucket_start__in={bucket for _, bucket in totals}
+        ).only("pk", "pattern_id", "bucket_start")
+    }
+    new: list[PatternWindow] = []
+    for (pid, bucket), (seen, kept, bytes_seen, bytes_kept) in totals.items():
+        pk = existing.get((patterns[pid].pk, bucket))
+        if pk is not None:
+            PatternWindow.objects.filter(pk=pk).update(
+                sdk_seen=F("sdk_seen") + seen,
+                sdk_kept=F("sdk_kept") + kept,
+                sdk_bytes_seen=F("sdk_bytes_seen") + bytes_seen,
+                sdk_bytes_kept=F("sdk_bytes_kept") + bytes_kept,
+            )
+            continue
+        new.append(
+            PatternWindow(
+                service=service,
+                pattern=patterns[pid],
+                bucket_start=bucket,
+                bucket_seconds=WINDOW_SECONDS,
+                sdk_seen=seen,
+                sdk_kept=kept,
+                sdk_bytes_seen=bytes_seen,
+                sdk_bytes_kept=bytes_kept,
+            )
+        )
+    PatternWindow.objects.bulk_create(new, batch_size=1000)
+    return StatsIngestResult(accepted=len(entries), duplicate=False)
+
+
+def _patterns_by_id(*, service: Service, ids: set[str]) -> dict[str, Pattern]:
+    """Known patterns by id; ids the SDK made up for lines no policy pattern matched get a placeholder row."""
+    found = {p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=ids)}
+    missing = sorted(ids - set(found))
+    if missing:
+        Pattern.objects.bulk_create(
+            [
+                Pattern(service=service, pattern_id=pid, template=f"(unmatched lines, signature {pid})")
+                for pid in missing
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        found.update({p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=missing)})
+    return found
+
+
+def records_from_lines(*, service: str, lines: list[dict[str, str]]) -> list[LogRecord]:
+    """Records from API-posted lines (`message`, optional `severity`, `timestamp`, `trace_id`)."""
+    now = timezone.now()
+    records = []
+    for index, line in enumerate(lines):
+        stamp = line.get("timestamp")
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else now
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        records.append(
+            LogRecord(
+                uuid=f"api-{index}",
+                timestamp=moment,
+                body=line["message"],
+                severity=normalize_severity(line.get("severity")),
+                service=service,
+                trace_id=line.get("trace_id") or None,
+                bytes=len(line["message"].encode("utf-8", "replace")),
+            )
+        )
+    return records

@@ -1,0 +1,49 @@
+"""Where logs come from: one LogSource interface and one door per system (PostHog API, ClickHouse, files)."""
+
+from __future__ import annotations
+
+from patterns.sources.base import (
+    LogRecord,
+    LogSource,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    SourceFormatError,
+    SourceNotSupportedError,
+    SourceQueryError,
+    SourceRateLimitedError,
+    SourceUnavailableError,
+    TemplateKeyCount,
+    VolumeBucket,
+    template_keys_from_records,
+    volume_from_records,
+)
+from patterns.sources.clickhouse import ClickHouseConfig, ClickHouseLogSource
+from patterns.sources.files import FileLogSource, FileSourceConfig
+from patterns.sources.posthog import CheckResult, ConnectionReport, PostHogClient, PostHogConfig, PostHogLogSource
+
+__all__ = [
+    "CheckResult",
+    "ClickHouseConfig",
+    "ClickHouseLogSource",
+    "ConnectionReport",
+    "FileLogSource",
+    "FileSourceConfig",
+    "LogRecord",
+    "LogSource",
+    "PostHogClient",
+    "PostHogConfig",
+    "PostHogLogSource",
+    "SourceAuthError",
+    "SourceConfigError",
+    "SourceError",
+    "SourceFormatError",
+    "SourceNotSupportedError",
+    "SourceQueryError",
+    "SourceRateLimitedError",
+    "SourceUnavailableError",
+    "TemplateKeyCount",
+    "VolumeBucket",
+    "template_keys_from_records",
+    "volume_from_records",
+]

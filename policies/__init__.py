@@ -1,0 +1,1 @@
+"""Policies: per-pattern sampling policies, their versions, audit and distribution."""

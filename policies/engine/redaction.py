@@ -1,0 +1,147 @@
+"""PII redaction applied to everything sent to an LLM: emails, IPs, secrets, JWTs, cards, phones, user ids."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+EMAIL = "EMAIL"
+IP = "IP"
+SECRET = "SECRET"  # noqa: S105 - a label, not a password
+CARD = "CARD"
+PHONE = "PHONE"
+USER = "USER"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: str
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(?:bearer|basic|token)\s+([A-Za-z0-9._~+/-]{8,}=*)")
+_VENDOR_KEY = re.compile(
+    r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
+    r"|ph[cx]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36})\b"
+)
+_SECRET_VALUE = re.compile(
+    r"(?i)\b(?:password|passwd|pwd|pass|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|api[_-]?key"
+    r"|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|auth|authorization|session[_-]?id|sessionid|cookie"
+    r"|signature|sig)\b[\"']?\s*[=:]\s*[\"']?(?!(?:bearer|basic)\b)([^\s\"',;&})]{4,})"
+)
+_IPV4 = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
+)
+_IPV6_CANDIDATE = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[A-Za-z0-9]+)?(?![\w:]|\.\d)"
+)
+# Cards are written whole (13-16 digits) or in their printed groups (4-4-4-4[-3], Amex 4-6-5), never as a
+# longer run of digits, which in logs is an id (`blk_-5572208681898881669`).
+_CARD_CANDIDATE = re.compile(
+    r"(?<![\w.-])(?:[2-6]\d{12,15}|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|3\d{3}([ -])\d{6}\2\d{5})"
+    r"(?![\w-]|\.\d)"
+)
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,6}){1,4}"
+    r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w])"
+)
+_USER_PATH = re.compile(r"(?i)/(?:users?|accounts?|customers?|members?|profiles?|people|persons?|u|~)/([^/\s?#\"']+)")
+_USER_VALUE = re.compile(
+    r"(?i)\b(?:user(?:name|_?id)?|uid|login|account(?:_?id)?|customer(?:_?id)?|member(?:_?id)?)"
+    r"\s*[=:]\s*[\"']?([^\s\"',;&)}\]]+)"
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _is_ipv6(text: str) -> bool:
+    if text.count(":") < 2 or not any(c.isalnum() for c in text):
+        return False
+    try:
+        return ipaddress.ip_address(text.split("%")[0]).version == 6
+    except ValueError:
+        return False
+
+
+def _whole(
+    kind: str, pattern: re.Pattern[str], check: Callable[[str], bool] | None = None
+) -> Callable[[str], list[Span]]:
+    def find(text: str) -> list[Span]:
+        return [Span(m.start(), m.end(), kind) for m in pattern.finditer(text) if check is None or check(m.group(0))]
+
+    return find
+
+
+def _value(
+    kind: str, pattern: re.Pattern[str], check: Callable[[str], bool] | None = None
+) -> Callable[[str], list[Span]]:
+    """Only the value after a key is sensitive: `password=hunter2` keeps `password=`, which says what was there."""
+
+    def find(text: str) -> list[Span]:
+        return [Span(m.start(1), m.end(1), kind) for m in pattern.finditer(text) if check is None or check(m.group(1))]
+
+    return find
+
+
+def _secret_like(value: str) -> bool:
+    """A word such as `SIMPLE` or `Token` after `auth:` is a mode or a name; a secret has digits or length."""
+    return len(value) >= 6 and (any(c.isdigit() for c in value) or len(value) >= 12)
+
+
+def _card(text: str) -> bool:
+    digits = re.sub(r"[ -]", "", text)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn(digits)
+
+
+# Earlier finders win overlaps, so specific shapes (a JWT, an email) beat generic ones (a key=value, a phone).
+_FINDERS: tuple[Callable[[str], list[Span]], ...] = (
+    _whole(SECRET, _JWT),
+    _whole(SECRET, _VENDOR_KEY),
+    _value(SECRET, _BEARER),
+    _whole(EMAIL, _EMAIL),
+    _value(SECRET, _SECRET_VALUE, _secret_like),
+    _whole(CARD, _CARD_CANDIDATE, _card),
+    _whole(IP, _IPV6_CANDIDATE, _is_ipv6),
+    _whole(IP, _IPV4),
+    _whole(PHONE, _PHONE),
+    _value(USER, _USER_PATH),
+    _value(USER, _USER_VALUE),
+)
+
+
+def find_pii(text: str) -> list[Span]:
+    """Non-overlapping PII spans in text order."""
+    chosen: list[Span] = []
+    for finder in _FINDERS:
+        for span in finder(text):
+            if span.end > span.start and all(span.end <= c.start or span.start >= c.end for c in chosen):
+                chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def redact(text: str) -> str:
+    """Replace each PII span by `<KIND>`."""
+    parts: list[str] = []
+    position = 0
+    for span in find_pii(text):
+        parts.append(text[position : span.start])
+        parts.append(f"<{span.kind}>")
+        position = span.end
+    parts.append(text[position:])
+    return "".join(parts)

@@ -1,0 +1,218 @@
+"""Replays log records through the policy decision and reports what would be kept, lost and paid."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lipservice_sdk.decision import ERROR_CONTEXT, Decider, Decision, ErrorContextBuffer, trace_unit
+from lipservice_sdk.policy import ErrorContext, PolicyDocument
+from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
+
+from policies.engine.rules import BYTES_PER_GB, SECONDS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    message: str
+    severity: str = "INFO"
+    timestamp: float | None = None
+    bytes: int = 0
+    trace_id: str | None = None
+    line_id: int = 0
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.bytes or len(self.message.encode("utf-8", "replace")) + 1
+
+
+@dataclass
+class PatternEffect:
+    pattern_id: str
+    template: str
+    rate: float | None
+    lines: int = 0
+    kept: int = 0
+    bytes: int = 0
+    bytes_kept: int = 0
+    errors: int = 0
+    errors_kept: int = 0
+    kept_boosted: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pattern_id": self.pattern_id,
+            "template": self.template,
+            "rate": self.rate,
+            "lines": self.lines,
+            "kept": self.kept,
+            "bytes": self.bytes,
+            "bytes_kept": self.bytes_kept,
+            "errors": self.errors,
+            "errors_kept": self.errors_kept,
+            "kept_boosted": self.kept_boosted,
+        }
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    service: str
+    lines_total: int
+    lines_kept: int
+    bytes_total: int
+    bytes_kept: int
+    errors_total: int
+    errors_kept: int
+    patterns_total: int
+    patterns_covered: int
+    lines_kept_boosted: int
+    price_per_gb: float
+    observed_seconds: float | None
+    per_pattern: tuple[PatternEffect, ...]
+
+    @property
+    def reduction_lines(self) -> float:
+        return 1.0 - self.lines_kept / self.lines_total if self.lines_total else 0.0
+
+    @property
+    def reduction_bytes(self) -> float:
+        return 1.0 - self.bytes_kept / self.bytes_total if self.bytes_total else 0.0
+
+    @property
+    def dollars_before(self) -> float:
+        return self.bytes_total / BYTES_PER_GB * self.price_per_gb
+
+    @property
+    def dollars_after(self) -> float:
+        return self.bytes_kept / BYTES_PER_GB * self.price_per_gb
+
+    def monthly(self, dollars: float) -> float | None:
+        if not self.observed_seconds:
+            return None
+        return dollars * SECONDS_PER_MONTH / self.observed_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "lines_total": self.lines_total,
+            "lines_kept": self.lines_kept,
+            "bytes_total": self.bytes_total,
+            "bytes_kept": self.bytes_kept,
+            "reduction_lines": round(self.reduction_lines, 6),
+            "reduction_bytes": round(self.reduction_bytes, 6),
+            "errors_total": self.errors_total,
+            "errors_kept": self.errors_kept,
+            "patterns_total": self.patterns_total,
+            "patterns_covered": self.patterns_covered,
+            "lines_kept_boosted": self.lines_kept_boosted,
+            "price_per_gb": self.price_per_gb,
+            "dollars_before": self.dollars_before,
+            "dollars_after": self.dollars_after,
+            "observed_seconds": self.observed_seconds,
+            "dollars_per_month_before": self.monthly(self.dollars_before),
+            "dollars_per_month_after": self.monthly(self.dollars_after),
+            "per_pattern": [effect.as_dict() for effect in self.per_pattern],
+        }
+
+
+def simulate(
+    *,
+    policy: PolicyDocument,
+    records: Iterable[LogRecord],
+    price_per_gb: float,
+    seed: int = 0,
+    on_decision: Callable[[LogRecord, Decision], None] | None = None,
+) -> SimulationReport:
+    """Replay in the given order; records without a timestamp all fall in one window (time 0)."""
+    decider = Decider(policy, rng=random.Random(seed), clock=lambda: 0.0)
+    templates = {rule.id: (rule.template, rule.rate) for rule in policy.patterns}
+    effects: dict[str, PatternEffect] = {}
+    lines = kept = size_total = size_kept = errors = errors_kept = 0
+    first: float | None = None
+    last: float | None = None
+    replay = _replay_with_context if policy.error_context.enabled else _replay
+    for record, decision in replay(decider, records, policy.error_context):
+        if on_decision is not None:
+            on_decision(record, decision)
+        if record.timestamp is not None:
+            first = record.timestamp if first is None else min(first, record.timestamp)
+            last = record.timestamp if last is None else max(last, record.timestamp)
+        effect = effects.get(decision.pattern_id)
+        if effect is None:
+            template, rate = templates.get(decision.pattern_id, (record.message[:200], None))
+            effect = effects[decision.pattern_id] = PatternEffect(decision.pattern_id, template, rate)
+        size = record.size
+        is_error = normalize_severity(record.severity) in ALWAYS_KEPT
+        lines += 1
+        size_total += size
+        effect.lines += 1
+        effect.bytes += size
+        if is_error:
+            errors += 1
+            effect.errors += 1
+        if decision.keep:
+            kept += 1
+            size_kept += size
+            effect.kept += 1
+            effect.bytes_kept += size
+            effect.kept_boosted += int(decision.boosted)
+            if is_error:
+                errors_kept += 1
+                effect.errors_kept += 1
+    ordered = tuple(sorted(effects.values(), key=lambda e: (-e.bytes, e.pattern_id)))
+    return SimulationReport(
+        service=policy.service,
+        lines_total=lines,
+        lines_kept=kept,
+        bytes_total=size_total,
+        bytes_kept=size_kept,
+        errors_total=errors,
+        errors_kept=errors_kept,
+        patterns_total=len(effects),
+        patterns_covered=sum(1 for e in effects.values() if e.kept),
+        lines_kept_boosted=sum(e.kept_boosted for e in effects.values()),
+        price_per_gb=price_per_gb,
+        observed_seconds=(last - first) if first is not None and last is not None and last > first else None,
+        per_pattern=ordered,
+    )
+
+
+def _decide(decider: Decider, record: LogRecord) -> Decision:
+    return decider.decide(
+        message=record.message,
+        severity=record.severity,
+        timestamp=record.timestamp,
+        trace_id=record.trace_id,
+        attributes=record.attributes,
+    )
+
+
+def _replay(
+    decider: Decider, records: Iterable[LogRecord], _settings: ErrorContext
+) -> Iterator[tuple[LogRecord, Decision]]:
+    for record in records:
+        yield record, _decide(decider, record)
+
+
+def _replay_with_context(
+    decider: Decider, records: Iterable[LogRecord], settings: ErrorContext
+) -> Iterator[tuple[LogRecord, Decision]]:
+    """Dropped lines wait in a per-trace buffer; an error in the trace turns them into kept lines, as the SDK does."""
+    replayed: list[tuple[LogRecord, Decision]] = []
+    buffer: ErrorContextBuffer[int] = ErrorContextBuffer(settings)
+    for record in records:
+        decision = _decide(decider, record)
+        replayed.append((record, decision))
+        if trace_unit(record.trace_id) is None or record.trace_id is None:
+            continue
+        now = record.timestamp if record.timestamp is not None else 0.0
+        if normalize_severity(record.severity) in ALWAYS_KEPT:
+            for index in buffer.release(trace_id=record.trace_id, now=now):
+                held, dropped = replayed[index]
+                replayed[index] = (held, replace(dropped, keep=True, rate=1.0, reason=ERROR_CONTEXT))
+        elif not decision.keep:
+            buffer.hold(trace_id=record.trace_id, item=len(replayed) - 1, now=now)
+    yield from replayed

@@ -1,0 +1,151 @@
+"""Installs a team's active policies into its PostHog project: one Hog transformation, drop rules per service.
+
+Idempotent: objects are found by name; equal ones are left alone, changed ones patched, missing ones created, and
+our drop rules that no policy asks for any more are disabled (never deleted, so an operator can see them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lipservice_sdk.policy import PolicyDocument, policy_from_dict
+
+from lipservice.models import Team
+from patterns.selectors import pattern_list_for_service, service_list
+from patterns.sources import PostHogClient, SourceError
+from policies.exporters import DROP_RULE_PREFIX, HOG_FUNCTION_NAME, hog_function_body, policy_to_drop_rules
+from policies.selectors import policy_active
+
+
+@dataclass(frozen=True)
+class InstallAction:
+    verb: str  # create, update, unchanged, disable, skip, error
+    kind: str  # hog function, drop rule, service
+    name: str
+    detail: str = ""
+
+    def describe(self, *, dry_run: bool) -> str:
+        verb = self.verb
+        if dry_run and verb in ("create", "update", "disable"):
+            verb = f"would {verb}"
+        text = f"{verb} {self.kind} {self.name!r}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+@dataclass
+class InstallPlan:
+    policies: dict[str, PolicyDocument] = field(default_factory=dict)
+    drop_rules: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[InstallAction] = field(default_factory=list)
+
+
+def install_plan(*, team: Team) -> InstallPlan:
+    plan = InstallPlan()
+    for service in service_list(team=team):
+        version = policy_active(service=service)
+        if version is None:
+            plan.skipped.append(InstallAction("skip", "service", service.name, "no active policy"))
+            continue
+        document = policy_from_dict(version.document)
+        plan.policies[service.name] = document
+        severities = {p.pattern_id: dict(p.severity_counts or {}) for p in pattern_list_for_service(service=service)}
+        plan.drop_rules.extend(policy_to_drop_rules(document, pattern_severities=severities))
+    return plan
+
+
+def _changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    changed: dict[str, Any] = {}
+    for key, value in desired.items():
+        existing = current.get(key)
+        if key == "inputs" and isinstance(existing, Mapping):
+            # PostHog stores inputs with extra fields (compiled bytecode); only the values are ours.
+            existing = {k: {"value": v.get("value")} for k, v in existing.items() if isinstance(v, Mapping)}
+        if existing != value:
+            changed[key] = value
+    return changed
+
+
+def posthog_install(*, team: Team, client: PostHogClient, dry_run: bool) -> list[InstallAction]:
+    plan = install_plan(team=team)
+    actions = list(plan.skipped)
+    if plan.policies:
+        actions.append(_install_hog_function(client, plan.policies, dry_run=dry_run))
+    actions.extend(_install_drop_rules(client, plan, dry_run=dry_run))
+    return actions
+
+
+def _install_hog_function(
+    client: PostHogClient, policies: Mapping[str, PolicyDocument], *, dry_run: bool
+) -> InstallAction:
+    body = hog_function_body(policies)
+    summary = f"{len(policies)} service(s): {', '.join(sorted(policies))}"
+    try:
+        existing = next((f for f in client.list_hog_functions() if f.get("name") == HOG_FUNCTION_NAME), None)
+        if existing is None:
+            if not dry_run:
+                created = client.create_hog_function(function=body)
+                summary += f" (id {created.get('id')})"
+            return InstallAction("create", "hog function", HOG_FUNCTION_NAME, summary)
+        changes = _changes(existing, body)
+        if not changes:
+            return InstallAction("unchanged", "hog function", HOG_FUNCTION_NAME, f"id {existing.get('id')}")
+        if not dry_run:
+            client.update_hog_function(function_id=str(existing["id"]), changes=changes)
+        detail = f"id {existing.get('id')}, changed {', '.join(sorted(changes))}; {summary}"
+        return InstallAction("update", "hog function", HOG_FUNCTION_NAME, detail)
+    except SourceError as exc:
+        return InstallAction("error", "hog function", HOG_FUNCTION_NAME, str(exc))
+
+
+def _install_drop_rules(client: PostHogClient, plan: InstallPlan, *, dry_run: bool) -> list[InstallAction]:
+    try:
+        existing = {rule.get("name"): rule for rule in client.list_drop_rules()}
+    except SourceError as exc:
+        return [InstallAction("error", "drop rules", "(list)", str(exc))]
+    actions: list[InstallAction] = []
+    wanted = set()
+    for rule in plan.drop_rules:
+        name = rule["name"]
+        wanted.add(name)
+        try:
+            current = existing.get(name)
+            if current is None:
+                if not dry_run:
+                    client.create_drop_rule(rule=rule)
+                actions.append(InstallAction("create", "drop rule", name, _rule_summary(rule)))
+                continue
+            changes = _changes(current, rule)
+            if not changes:
+                actions.append(InstallAction("unchanged", "drop rule", name))
+                continue
+            if not dry_run:
+                client.update_drop_rule(rule_id=current["id"], changes=changes)
+            actions.append(InstallAction("update", "drop rule", name, f"changed {', '.join(sorted(changes))}"))
+        except SourceError as exc:
+            actions.append(InstallAction("error", "drop rule", name, str(exc)))
+    services = {f"{DROP_RULE_PREFIX}:{service}:" for service in plan.policies}
+    for name, current in existing.items():
+        ours = isinstance(name, str) and any(name.startswith(prefix) for prefix in services)
+        if not ours or name in wanted or not current.get("enabled", True):
+            continue
+        try:
+            if not dry_run:
+                client.update_drop_rule(rule_id=current["id"], changes={"enabled": False})
+            actions.append(InstallAction("disable", "drop rule", str(name), "no longer in the policy"))
+        except SourceError as exc:
+            actions.append(InstallAction("error", "drop rule", str(name), str(exc)))
+    return actions
+
+
+def _rule_summary(rule: Mapping[str, Any]) -> str:
+    if rule["rule_type"] == "severity_sampling":
+        actions = rule["config"]["actions"]
+        parts = [
+            f"{level} {a['type']}" + (f" {a['rate']:.3g}" if a["type"] == "sample" else "")
+            for level, a in actions.items()
+        ]
+        keep = rule["config"].get("always_keep")
+        return ", ".join(parts) + (f"; always keep {keep}" if keep else "")
+    return f"{rule['rule_type']} on {rule['scope_service']}"

@@ -1,0 +1,293 @@
+"""The one keep-or-drop decision for a log line under a policy, shared by the SDK, the simulator and the exporters."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from lipservice_sdk.policy import ErrorContext, PatternRule, PolicyDocument
+from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
+from lipservice_sdk.signature import signature as line_signature
+from lipservice_sdk.signature import template_matches
+
+RATE_ATTRIBUTE = "lipservice.sample_rate"
+PATTERN_ATTRIBUTE = "lipservice.pattern"
+UNMATCHED_PREFIX = "sig:"
+BOOST_BUCKET_SECONDS = 60.0
+BOOST_WARMUP_BUCKETS = 3
+# A pattern under one line per second is cheap whatever it does, so a smaller count is never a spike.
+BOOST_MIN_LINES = 60
+
+# Reasons, in the order the procedure tests them.
+NO_POLICY = "no_policy"
+SEVERITY = "severity"
+ATTRIBUTE = "attribute"
+FIRST_IN_WINDOW = "first_in_window"
+PATTERN_RATE = "pattern_rate"
+SEVERITY_RATE = "severity_rate"
+DEFAULT_RATE = "default_rate"
+ERROR_CONTEXT = "error_context"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Decision:
+    keep: bool
+    rate: float
+    pattern_id: str
+    reason: str
+    signature: str = ""
+    boosted: bool = False
+
+    def attributes(self) -> dict[str, str | float]:
+        """What a kept line carries so that counts can be re-weighted by 1/rate."""
+        return {RATE_ATTRIBUTE: self.rate, PATTERN_ATTRIBUTE: self.pattern_id}
+
+
+def trace_unit(trace_id: str | None) -> float | None:
+    """A uniform number in [0, 1) from a trace id: 52 bits of its SHA-256, so Hog's sha256Hex can reproduce it."""
+    if trace_id is None:
+        return None
+    text = trace_id.strip().lower()
+    if not text or set(text) <= {"0", "-"}:
+        return None
+    return int(hashlib.sha256(text.encode()).hexdigest()[:13], 16) / float(1 << 52)
+
+
+def sampling_rate(
+    *, policy: PolicyDocument, rule: PatternRule | None, severity: str, boost: float = 1.0
+) -> tuple[float, str]:
+    """Pattern rate, else severity rate, else default; times the anomaly boost, capped at 1."""
+    if rule is not None:
+        rate, reason = rule.rate, PATTERN_RATE
+    elif severity in policy.severity_rates:
+        rate, reason = policy.severity_rates[severity], SEVERITY_RATE
+    else:
+        rate, reason = policy.default_rate, DEFAULT_RATE
+    return min(1.0, rate * boost), reason
+
+
+class PatternIndex:
+    """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache."""
+
+    def __init__(self, patterns: tuple[PatternRule, ...], *, cache_size: int = 10_000) -> None:
+        self._by_signature: dict[str, PatternRule] = {}
+        for rule in patterns:
+            for sig in rule.signatures:
+                self._by_signature.setdefault(sig, rule)
+        # Most specific template first, so a near catch-all such as `<*> <*>` never shadows a precise one.
+        self._templates = sorted(patterns, key=lambda rule: -len(rule.template.replace("<*>", "")))
+        self._cache: OrderedDict[str, PatternRule | None] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def lookup(self, *, signature: str, message: str) -> PatternRule | None:
+        found = self._by_signature.get(signature)
+        if found is not None:
+            return found
+        with self._lock:
+            if signature in self._cache:
+                self._cache.move_to_end(signature)
+                return self._cache[signature]
+        rule = next((rule for rule in self._templates if template_matches(rule.template, message)), None)
+        with self._lock:
+            self._cache[signature] = rule
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return rule
+
+
+@dataclass
+class _RateTracker:
+    bucket: int
+    count: int = 0
+    baseline: float = 0.0
+    buckets_seen: int = 0
+    boost_until: float = -math.inf
+
+
+def _count(tracker: _RateTracker, bucket: int) -> None:
+    if bucket > tracker.bucket:
+        # The baseline is the typical count of a minute in which the pattern runs at all: idle minutes are left
+        # out, so a bursty batch job is compared with its usual bursts, not with silence.
+        count = tracker.count
+        tracker.baseline = count if tracker.buckets_seen == 0 else 0.9 * tracker.baseline + 0.1 * count
+        tracker.buckets_seen += 1
+        tracker.bucket, tracker.count = bucket, 0
+    tracker.count += 1
+
+
+def _spiking(pattern: _RateTracker, service: _RateTracker, threshold: float) -> bool:
+    """Above `threshold` times its own baseline, and `threshold` times faster than the rest of the service grew:
+    when everything bursts together (a batch, a traffic surge) no single pattern is anomalous."""
+    if pattern.count < BOOST_MIN_LINES or pattern.count <= threshold * pattern.baseline:
+        return False
+    rest_baseline = service.baseline - pattern.baseline
+    if rest_baseline <= 0 or service.buckets_seen < BOOST_WARMUP_BUCKETS:
+        return True
+    rest_growth = (service.count - pattern.count) / rest_baseline
+    return pattern.count > threshold * pattern.baseline * max(1.0, rest_growth)
+
+
+class Decider:
+    """Applies a policy line by line. State is bounded: first-seen windows and rate trackers are LRU-evicted."""
+
+    def __init__(
+        self,
+        policy: PolicyDocument | None,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        max_tracked: int = 100_000,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._max_tracked = max_tracked
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._first_seen: OrderedDict[str, int] = OrderedDict()
+        self._trackers: OrderedDict[str, _RateTracker] = OrderedDict()
+        self._service: _RateTracker | None = None
+        self._policy: PolicyDocument | None = None
+        self._index = PatternIndex((), cache_size=cache_size)
+        self.set_policy(policy)
+
+    @property
+    def policy(self) -> PolicyDocument | None:
+        return self._policy
+
+    def set_policy(self, policy: PolicyDocument | None) -> None:
+        index = PatternIndex(policy.patterns if policy else (), cache_size=self._cache_size)
+        with self._lock:
+            self._policy, self._index = policy, index
+
+    def decide(
+        self,
+        *,
+        message: str,
+        severity: str | int | None = None,
+        timestamp: float | None = None,
+        trace_id: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        signature: str | None = None,
+    ) -> Decision:
+        policy, index = self._policy, self._index
+        sig = signature or line_signature(message)
+        if policy is None:
+            return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
+        level = normalize_severity(severity)
+        now = self._clock() if timestamp is None else timestamp
+        rule = index.lookup(signature=sig, message=message)
+        pattern_id = rule.id if rule is not None else UNMATCHED_PREFIX + sig
+        boost = self._observe(pattern_id, now, policy)
+        if level in ALWAYS_KEPT:
+            return Decision(True, 1.0, pattern_id, SEVERITY, sig)
+        if attributes and any(p.matches(attributes) for p in policy.keep.attributes):
+            return Decision(True, 1.0, pattern_id, ATTRIBUTE, sig)
+        window = policy.keep.window_seconds
+        # Both marks are recorded even when the first already keeps the line, so neither fires twice.
+        first_of_pattern = policy.keep.first_per_pattern and self._first_in_window(pattern_id, now, window)
+        first_of_key = policy.keep.first_per_signature and self._first_in_window(UNMATCHED_PREFIX + sig, now, window)
+        if first_of_pattern or first_of_key:
+            return Decision(True, 1.0, pattern_id, FIRST_IN_WINDOW, sig)
+        rate, reason = sampling_rate(policy=policy, rule=rule, severity=level, boost=boost)
+        unit = trace_unit(trace_id) if policy.trace_consistent else None
+        if unit is None:
+            with self._lock:
+                unit = self._rng.random()
+        return Decision(unit < rate, rate, pattern_id, reason, sig, boosted=boost > 1.0)
+
+    def _first_in_window(self, key: str, now: float, window_seconds: int) -> bool:
+        window = 0 if window_seconds <= 0 else math.floor(now / window_seconds)
+        with self._lock:
+            if self._first_seen.get(key) == window:
+                self._first_seen.move_to_end(key)
+                return False
+            self._first_seen[key] = window
+            self._first_seen.move_to_end(key)
+            if len(self._first_seen) > self._max_tracked:
+                self._first_seen.popitem(last=False)
+            return True
+
+    def _observe(self, key: str, now: float, policy: PolicyDocument) -> float:
+        """Count the line for its pattern and return the anomaly boost in force (1.0 when none)."""
+        settings = policy.anomaly_boost
+        if not settings.enabled or settings.factor <= 1.0:
+            return 1.0
+        bucket = math.floor(now / BOOST_BUCKET_SECONDS)
+        with self._lock:
+            tracker = self._trackers.get(key)
+            if tracker is None:
+                tracker = self._trackers[key] = _RateTracker(bucket=bucket)
+                if len(self._trackers) > self._max_tracked:
+                    self._trackers.popitem(last=False)
+            self._trackers.move_to_end(key)
+            service = self._service = self._service or _RateTracker(bucket=bucket)
+            _count(tracker, bucket)
+            _count(service, bucket)
+            if tracker.buckets_seen >= BOOST_WARMUP_BUCKETS and _spiking(tracker, service, settings.threshold):
+                tracker.boost_until = now + settings.duration_seconds
+            if now >= tracker.boost_until or settings.duration_seconds <= 0:
+                return 1.0
+            remaining = (tracker.boost_until - now) / settings.duration_seconds
+            return 1.0 + (settings.factor - 1.0) * min(1.0, remaining)
+
+
+class ErrorContextBuffer(Generic[T]):
+    """Holds dropped lines per trace for a few seconds; an error in that trace releases them to be sent after all.
+
+    Bounded: at most `lines_per_trace` lines per trace (oldest go first) and `max_traces` traces (oldest go first).
+    """
+
+    def __init__(self, settings: ErrorContext, *, max_traces: int = 10_000) -> None:
+        self._settings = settings
+        self._max_traces = max_traces
+        self._held: OrderedDict[str, list[tuple[float, T]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def hold(self, *, trace_id: str, item: T, now: float) -> list[T]:
+        """Keep `item` for the trace; returns what fell out (expired or over a bound), now dropped for good."""
+        if not self._settings.enabled or self._settings.lines_per_trace <= 0:
+            return [item]
+        with self._lock:
+            evicted = self._expire(now)
+            lines = self._held.setdefault(trace_id, [])
+            self._held.move_to_end(trace_id)
+            lines.append((now, item))
+            if len(lines) > self._settings.lines_per_trace:
+                evicted.append(lines.pop(0)[1])
+            while len(self._held) > self._max_traces:
+                evicted.extend(item for _, item in self._held.popitem(last=False)[1])
+            return evicted
+
+    def release(self, *, trace_id: str, now: float) -> list[T]:
+        """An error arrived in the trace: everything still held for it, oldest first."""
+        with self._lock:
+            lines = self._held.pop(trace_id, [])
+        horizon = now - self._settings.seconds
+        return [item for at, item in lines if at >= horizon]
+
+    def expire(self, now: float) -> list[T]:
+        with self._lock:
+            return self._expire(now)
+
+    def _expire(self, now: float) -> list[T]:
+        horizon = now - self._settings.seconds
+        gone: list[T] = []
+        # Traces are ordered by last activity, so the expired ones are all at the front.
+        while self._held:
+            trace_id, lines = next(iter(self._held.items()))
+            if lines and lines[-1][0] >= horizon:
+                break
+            del self._held[trace_id]
+            gone.extend(item for _, item in lines)
+        return gone

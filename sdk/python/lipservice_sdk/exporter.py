@@ -1,0 +1,188 @@
+"""Kept lines to PostHog through the OpenTelemetry logs SDK: OTLP/HTTP, gzip, batched on a bounded queue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from lipservice_sdk._fork import start_thread
+from lipservice_sdk.counters import Counters
+
+_log = logging.getLogger("lipservice_sdk")
+AttributeValue = str | bool | int | float
+# Above this share of the queue only errors are accepted, so a flood of INFO lines cannot shed an error.
+ERROR_RESERVE = 0.1
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One line to send, independent of where it came from (stdlib logging, structlog, the error-context buffer)."""
+
+    body: str
+    severity_text: str
+    severity_number: int
+    timestamp_ns: int
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    trace_id: int = 0
+    span_id: int = 0
+    trace_flags: int = 0
+    error: bool = False
+
+
+def posthog_logs_endpoint(host: str) -> str:
+    return host.rstrip("/") + "/i/v1/logs"
+
+
+class _CountingExporter(LogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, sink: OtlpSink) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        self._sink._dequeued(len(batch))
+        try:
+            result = self._inner.export(batch)
+        except Exception:
+            result = LogRecordExportResult.FAILURE
+        name = "exported" if result == LogRecordExportResult.SUCCESS else "export_failed"
+        self._sink.counters.add(name, len(batch))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class OtlpSink:
+    """Owns one LoggerProvider + BatchLogRecordProcessor + OTLPLogExporter; never blocks `emit` on the network."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        token: str,
+        service_name: str,
+        counters: Counters,
+        sdk_version: str,
+        timeout: float = 10.0,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        schedule_delay: float = 1.0,
+        exporter: LogRecordExporter | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.counters = counters
+        self._settings = (token, service_name, sdk_version, timeout, max_queue_size, max_export_batch_size)
+        self._schedule_delay = schedule_delay
+        self._custom_exporter = exporter
+        self.max_queue_size = max_queue_size
+        self._soft_cap = max(1, int(max_queue_size * (1 - ERROR_RESERVE)))
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._build()
+
+    def _build(self) -> None:
+        token, service_name, sdk_version, timeout, max_queue_size, batch_size = self._settings
+        exporter = self._custom_exporter or OTLPLogExporter(
+            endpoint=self.endpoint,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            compression=Compression.Gzip,
+        )
+        self._processor: LogRecordProcessor = BatchLogRecordProcessor(
+            _CountingExporter(exporter, self),
+            schedule_delay_millis=self._schedule_delay * 1000,
+            max_export_batch_size=min(batch_size, max_queue_size),
+            export_timeout_millis=timeout * 1000,
+            max_queue_size=max_queue_size,
+        )
+        resource = Resource.create({}).merge(
+            Resource({"service.name": service_name, "lipservice.sdk.version": sdk_version})
+        )
+        self._provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        self._provider.add_log_record_processor(self._processor)
+        self._logger = self._provider.get_logger("lipservice_sdk", sdk_version)
+
+    def _admit(self, error: bool) -> bool:
+        with self._lock:
+            if self._queued >= (self.max_queue_size if error else self._soft_cap):
+                self.counters.add("shed_errors" if error else "shed")
+                return False
+            self._queued += 1
+            return True
+
+    def _dequeued(self, count: int) -> None:
+        with self._lock:
+            self._queued = max(0, self._queued - count)
+
+    def emit(self, record: OutRecord) -> bool:
+        """Queue one record; False when it was shed because the queue is full."""
+        if not self._admit(record.error):
+            return False
+        context: Context | None = None
+        if record.trace_id:
+            span_context = SpanContext(record.trace_id, record.span_id, False, TraceFlags(record.trace_flags & 0xFF))
+            context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
+        try:
+            self._logger.emit(
+                LogRecord(
+                    timestamp=record.timestamp_ns,
+                    context=context,
+                    severity_text=record.severity_text,
+                    severity_number=SeverityNumber(record.severity_number),
+                    body=record.body,
+                    attributes=dict(record.attributes),
+                )
+            )
+        except Exception:
+            self._dequeued(1)
+            raise
+        return True
+
+    def flush(self, timeout: float) -> bool:
+        return _with_deadline(lambda: self._provider.force_flush(int(timeout * 1000)), timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        return _with_deadline(self._provider.shutdown, timeout)
+
+    def after_fork_in_child(self) -> None:
+        # The inherited HTTP session may share sockets with the parent: abandon the old pipeline, build a new one.
+        old = self._provider
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._build()
+        if self._custom_exporter is not None:  # shared with the new pipeline: shutting the old one down would close it
+            return
+        try:
+            old.shutdown()
+        except Exception:
+            _log.debug("lipservice: closing the inherited OTLP pipeline failed", exc_info=True)
+
+
+def _with_deadline(action: Callable[[], object], timeout: float) -> bool:
+    """Run a possibly slow OpenTelemetry call on a helper thread so the caller waits at most `timeout` seconds."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except Exception:
+            _log.debug("lipservice: OpenTelemetry flush/shutdown failed", exc_info=True)
+            outcome.append(False)
+
+    start_thread(run, "lipservice-otel-flush").join(max(0.0, timeout))
+    return bool(outcome and outcome[0] is not False)

@@ -1,0 +1,150 @@
+"""The policy distribution API: publish, read with ETag, history, diff, rollback, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from model_bakery import baker
+from rest_framework.test import APIClient
+
+from lipservice.models import Team
+from patterns.models import Service
+from policies.cache import policy_cache_counters
+from policies.models import AuditEntry, PolicyVersion
+from tests.lipservice.test_health import UNREACHABLE_REDIS
+from tests.policies.conftest import make_document
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(client: APIClient, document: dict[str, Any], service: str = "checkout", **extra: Any) -> Any:
+    return client.post(f"/api/v1/policies/{service}", {"document": document, **extra}, format="json")
+
+
+def test_publish_then_read_with_etag_and_304(client: APIClient, service: Service, document: dict[str, Any]) -> None:
+    created = publish(client, document)
+    assert created.status_code == 201, created.json()
+    assert created.json()["number"] == 1 and created.json()["status"] == "active"
+    response = client.get("/api/v1/policies/checkout")
+    assert response.status_code == 200
+    etag = response["ETag"]
+    assert etag.startswith('"') and etag == created.json()["etag"]
+    assert "max-age=60" in response["Cache-Control"]
+    body = response.json()
+    assert body["version"] == 1 and body["service"] == "checkout" and body["severity_rates"]["ERROR"] == 1.0
+    not_modified = client.get("/api/v1/policies/checkout", HTTP_IF_NONE_MATCH=etag)
+    assert not_modified.status_code == 304
+    assert not_modified["ETag"] == etag
+
+
+def test_no_active_policy_is_404(client: APIClient, service: Service) -> None:
+    response = client.get("/api/v1/policies/checkout")
+    assert response.status_code == 404
+    assert "keep every line" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "path"),
+    [
+        ({"severity_rates": {"ERROR": 0.5}}, "$.severity_rates.ERROR"),
+        ({"keep": {"first_per_pattern": False}}, "$.keep.first_per_pattern"),
+        ({"default_rate": 1.5}, "$.default_rate"),
+        ({"surprise": True}, "$.surprise"),
+    ],
+)
+def test_invalid_document_is_refused_with_field_errors_and_nothing_stored(
+    client: APIClient, service: Service, document: dict[str, Any], mutation: dict[str, Any], path: str
+) -> None:
+    publish(client, document)
+    bad = {**document, **mutation}
+    response = publish(client, bad)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_policy"
+    assert any(e["path"] == path for e in error["details"]["errors"]), error
+    assert PolicyVersion.objects.filter(service=service).count() == 1
+    assert client.get("/api/v1/policies/checkout").json()["version"] == 1
+
+
+def test_pattern_rate_above_one_is_refused(client: APIClient, service: Service) -> None:
+    response = publish(client, make_document(health=2.0))
+    assert response.status_code == 400
+    assert any("patterns[0].rate" in e["path"] for e in response.json()["error"]["details"]["errors"])
+
+
+@pytest.mark.parametrize("body", [{}, {"document": "not an object"}, {"document": {"service": "x"}, "activate": "x"}])
+def test_malformed_publish_body_is_400(client: APIClient, service: Service, body: dict[str, Any]) -> None:
+    response = client.post("/api/v1/policies/checkout", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_invalidates_the_cache_after_commit(client: APIClient, service: Service) -> None:
+    publish(client, make_document(info=0.5))
+    first = client.get("/api/v1/policies/checkout")
+    client.get("/api/v1/policies/checkout")
+    publish(client, make_document(info=0.2))
+    second = client.get("/api/v1/policies/checkout")
+    assert second["ETag"] != first["ETag"]
+    assert second.json()["severity_rates"]["INFO"] == 0.2
+    counters = policy_cache_counters()
+    assert counters["hit"] >= 1 and counters["miss"] >= 2
+
+
+def test_policy_is_served_from_the_database_when_redis_is_down(client: APIClient, service: Service) -> None:
+    publish(client, make_document())
+    with override_settings(CACHES=UNREACHABLE_REDIS):
+        response = client.get("/api/v1/policies/checkout")
+    assert response.status_code == 200
+    assert response.json()["version"] == 1
+
+
+def test_history_diff_and_rollback(client: APIClient, service: Service) -> None:
+    publish(client, make_document(info=0.5, health=0.01))
+    publish(client, make_document(info=0.2, health=0.02))
+    history = client.get("/api/v1/policies/checkout/history").json()
+    assert [v["number"] for v in history] == [2, 1]
+    assert [v["status"] for v in history] == ["active", "superseded"]
+
+    diff = client.get("/api/v1/policies/checkout/diff", {"from": 1, "to": 2}).json()
+    assert diff["severity_rates"] == {"INFO": {"from": 0.5, "to": 0.2}}
+    assert diff["patterns_changed"][0]["changes"]["rate"] == {"from": 0.01, "to": 0.02}
+    assert diff["identical"] is False
+
+    rolled = client.post("/api/v1/policies/checkout/rollback", {"version": 1}, format="json")
+    assert rolled.status_code == 201
+    assert rolled.json()["number"] == 3
+    active = client.get("/api/v1/policies/checkout").json()
+    assert active["version"] == 3 and active["severity_rates"]["INFO"] == 0.5
+    assert client.get("/api/v1/policies/checkout/diff", {"from": 1}).json()["identical"] is True
+    actions = list(AuditEntry.objects.filter(service=service).order_by("created_at").values_list("action", flat=True))
+    assert actions == ["policy.published", "policy.published", "policy.rolled_back"]
+
+
+def test_rollback_to_missing_version_is_404(client: APIClient, service: Service) -> None:
+    publish(client, make_document())
+    assert client.post("/api/v1/policies/checkout/rollback", {"version": 9}, format="json").status_code == 404
+
+
+def test_proposal_does_not_change_the_active_policy(client: APIClient, service: Service) -> None:
+    publish(client, make_document(info=0.5))
+    proposal = publish(client, make_document(info=0.1), activate=False)
+    assert proposal.json()["status"] == "proposed"
+    assert client.get("/api/v1/policies/checkout").json()["severity_rates"]["INFO"] == 0.5
+
+
+def test_other_teams_policies_are_404(client: APIClient, other_team: Team) -> None:
+    baker.make(Service, team=other_team, name="billing")
+    assert client.get("/api/v1/policies/billing").status_code == 404
+    assert publish(client, make_document(), service="billing").status_code == 404
+    assert client.get("/api/v1/policies/billing/history").status_code == 404
+
+
+def test_server_owns_identity_fields(client: APIClient, service: Service) -> None:
+    response = publish(client, make_document(version=99, etag='"forged"', service="someone-else"))
+    assert response.status_code == 201
+    body = client.get("/api/v1/policies/checkout").json()
+    assert body["version"] == 1 and body["service"] == "checkout" and body["etag"] != '"forged"'

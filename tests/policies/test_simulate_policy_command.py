@@ -1,0 +1,177 @@
+"""`simulate_policy` on the Loghub dev systems: every error and every true template kept at the asked reduction."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
+
+from tests.conftest import service_unavailable
+from tests.patterns.engine.loghub import DATASETS
+
+LOGHUB = DATASETS
+LEVELLED = ["BGL", "HDFS", "Hadoop", "Spark"]
+UNLEVELLED = ["Linux", "HealthApp", "OpenSSH", "Proxifier"]  # Linux's Level column is "combo" for every line
+TARGET = 0.8
+
+
+def _run(path: Path, *args: str) -> str:
+    out = StringIO()
+    call_command("simulate_policy", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+def _replay_system(system: str, tmp_path: Path) -> tuple[dict[str, Any], list[dict[str, str]], dict[int, bool]]:
+    folder = LOGHUB / system
+    if not folder.is_dir():
+        service_unavailable("Loghub development data", str(folder))
+    log_format = json.loads((folder / "format.json").read_text())["log_format"]
+    decisions = tmp_path / "decisions.csv"
+    output = _run(
+        folder / f"{system}_2k.log",
+        "--log-format", log_format,
+        "--target-reduction", str(TARGET),
+        "--window-seconds", "0",
+        "--decisions", str(decisions),
+        "--json",
+    )  # fmt: skip
+    report = json.loads(output)["report"]
+    with (folder / f"{system}_2k.log_structured_corrected.csv").open(newline="") as handle:
+        truth = list(csv.DictReader(handle))
+    with decisions.open(newline="") as handle:
+        kept = {int(row["LineId"]): row["Kept"] == "1" for row in csv.DictReader(handle)}
+    return report, truth, kept
+
+
+def _lost_templates(truth: list[dict[str, str]], kept: dict[int, bool]) -> list[str]:
+    lines_of: dict[str, list[int]] = defaultdict(list)
+    for row in truth:
+        lines_of[row["EventTemplate"]].append(int(row["LineId"]))
+    return sorted(t for t, ids in lines_of.items() if not any(kept[i] for i in ids))
+
+
+def _max_reduction(truth: list[dict[str, str]]) -> float:
+    """1 - (errors + one line for each true template that no error line already represents) / total."""
+    errors = {int(r["LineId"]) for r in truth if normalize_severity(r.get("Level")) in ALWAYS_KEPT}
+    templates = {r["EventTemplate"] for r in truth}
+    covered = {r["EventTemplate"] for r in truth if int(r["LineId"]) in errors}
+    return 1.0 - (len(errors) + len(templates - covered)) / len(truth)
+
+
+def _describe(system: str, report: dict[str, Any], truth: list[dict[str, str]], lost: list[str]) -> str:
+    ceiling = min(TARGET, _max_reduction(truth))
+    return (
+        f"\n{system}: line reduction {report['reduction_lines']:.3f} (bytes {report['reduction_bytes']:.3f}), "
+        f"bound {0.9 * ceiling:.3f} = 0.9 x min({TARGET}, {_max_reduction(truth):.3f}); "
+        f"errors {report['errors_kept']}/{report['errors_total']}; true templates lost {len(lost)}/"
+        f"{len({r['EventTemplate'] for r in truth})}; patterns {report['patterns_total']}; "
+        f"kept while boosted {report['lines_kept_boosted']}"
+    )
+
+
+@pytest.mark.parametrize("system", LEVELLED + UNLEVELLED)
+def test_every_error_and_true_template_is_kept_at_the_target(system: str, tmp_path: Path) -> None:
+    report, truth, kept = _replay_system(system, tmp_path)
+    errors = [int(r["LineId"]) for r in truth if normalize_severity(r.get("Level")) in ALWAYS_KEPT]
+    lost = _lost_templates(truth, kept)
+    print(_describe(system, report, truth, lost))
+    assert len(kept) == len(truth) == report["lines_total"]
+    assert all(kept[i] for i in errors)
+    assert report["errors_kept"] == report["errors_total"] == len(errors)
+    assert lost == []
+    assert report["reduction_lines"] >= 0.9 * min(TARGET, _max_reduction(truth))
+
+
+@pytest.fixture
+def small_log(tmp_path: Path) -> Path:
+    lines = []
+    for i in range(300):
+        lines.append(f"2026-11-23 10:00:{i % 60:02d} INFO GET /healthz {i % 7} ms")
+    lines += [
+        "2026-11-23 10:01:00 err payment 7 failed",
+        "2026-11-23 10:01:01 SEVERE disk full on /dev/sda1",
+        "2026-11-23 10:01:02 E cannot reach upstream",
+        "2026-11-23 10:01:03 W retrying upstream",
+        "2026-11-23 10:01:04 FATAL out of memory",
+        "a line the format does not fit",
+    ]
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_levels_in_any_spelling_are_errors_and_kept(small_log: Path, tmp_path: Path) -> None:
+    out = _run(small_log, "--log-format", "<Date> <Time> <Level> <Content>", "--json", "--window-seconds", "0")
+    report = json.loads(out)["report"]
+    assert (report["errors_kept"], report["errors_total"]) == (4, 4)
+    assert report["lines_total"] == 306
+
+
+def test_decisions_file_has_a_row_for_every_line(small_log: Path, tmp_path: Path) -> None:
+    decisions = tmp_path / "out.csv"
+    _run(small_log, "--log-format", "<Date> <Time> <Level> <Content>", "--decisions", str(decisions))
+    with decisions.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["LineId", "Kept", "Rate", "PatternId"]
+    assert [int(r["LineId"]) for r in rows] == list(range(1, 307))
+    assert {r["Kept"] for r in rows} == {"0", "1"}
+
+
+def test_text_report_names_the_numbers(small_log: Path) -> None:
+    out = _run(
+        small_log, "--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.5", "--price-per-gb", "2"
+    )
+    assert "errors  4 of 4 kept" in out
+    assert "at $2/GB" in out
+
+
+def test_json_report_includes_the_policy(small_log: Path) -> None:
+    body = json.loads(_run(small_log, "--json", "--service", "shop"))
+    assert body["policy"]["service"] == body["report"]["service"] == "shop"
+    assert body["policy"]["severity_rates"]["ERROR"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target-reduction", "1.5"], "between 0 and 1"),
+        (["--window-seconds", "-1"], "0 or more"),
+    ],
+)
+def test_bad_arguments_are_refused(small_log: Path, args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        _run(small_log, *args)
+
+
+def test_missing_input_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="no such file"):
+        _run(tmp_path / "nope.log")
+
+
+def test_window_seconds_keeps_the_first_line_of_each_window(tmp_path: Path) -> None:
+    lines = [
+        f"2026-11-23 10:0{minute}:{second:02d} INFO GET /healthz {second} ms"
+        for minute in range(3)
+        for second in range(60)
+    ]
+    path = tmp_path / "ticks.log"
+    path.write_text("\n".join(lines) + "\n")
+    decisions = tmp_path / "out.csv"
+    _run(
+        path,
+        "--log-format", "<Date> <Time> <Level> <Content>",
+        "--target-reduction", "0.99",
+        "--window-seconds", "60",
+        "--decisions", str(decisions),
+    )  # fmt: skip
+    with decisions.open(newline="") as handle:
+        kept = {int(row["LineId"]) for row in csv.DictReader(handle) if row["Kept"] == "1"}
+    assert {1, 61, 121} <= kept
+    assert len(kept) < 30

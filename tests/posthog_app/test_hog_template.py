@@ -1,0 +1,215 @@
+"""The Hog transformation: PostHog's parser accepts it, and run on PostHog's VM it decides as the SDK does."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lipservice_sdk.decision import Decider
+from lipservice_sdk.policy import AnomalyBoost, KeepRules, PolicyDocument, policy_from_dict
+from lipservice_sdk.signature import WILDCARD, signature_of_key, template_key
+
+from patterns.demo import DEMO_SERVICES, demo_end_default, generate
+from policies.exporters.hog import hog_source, hog_template, hog_template_json, policy_to_hog_policy
+from tests.posthog_app import hog_runner
+
+TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "posthog_app" / "hog" / "template.json"
+RATES = (0.0, 0.05, 0.25, 0.5, 0.9, 1.0)
+
+
+def test_template_parses_with_posthog_parser() -> None:
+    result = hog_runner.parse(hog_source())
+    assert result == {"ok": True}, result
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda code: code.replace("return kept", "return kept }"),
+        lambda code: code.replace("let policy :=", "let policy ="),
+        lambda code: code + "\nif (true {",
+    ],
+)
+def test_parser_check_rejects_invalid_hog(broken: Any) -> None:
+    result = hog_runner.parse(broken(hog_source()))
+    assert result["ok"] is False
+    assert result["error"]["type"] in {"SyntaxError", "ParsingError"}
+
+
+def test_committed_template_matches_the_generator() -> None:
+    assert TEMPLATE_FILE.read_text() == hog_template_json(), "run `manage.py posthog_app template --write`"
+    template = hog_template()
+    assert template["type"] == "transformation_log"
+    assert template["code_language"] == "hog"
+    assert [field["key"] for field in template["inputs_schema"]] == ["policies"]
+
+
+def _sample_records(service: str, count: int, rng: random.Random) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for line in itertools.islice(generate(service=service, end=demo_end_default(), days=2, scale=0.05), count):
+        records.append(
+            {
+                "service_name": service,
+                "body": line.body,
+                "severity_text": line.severity.lower(),
+                "severity_number": 0,
+                "trace_id": line.trace_id or f"{rng.getrandbits(128):032x}",
+                "attributes": dict(line.attributes),
+            }
+        )
+    return records
+
+
+def _policy_for(service: str, records: list[dict[str, Any]], rng: random.Random) -> PolicyDocument:
+    keys = sorted({template_key(r["body"]) for r in records})
+    patterns = []
+    for index, key in enumerate(keys):
+        tokens = key.split(" ")
+        template = key
+        if index % 3 == 0 and len(tokens) > 2:
+            # Wildcards where the miner would put them: a variable token of the key.
+            tokens[-1] = WILDCARD
+            template = " ".join(tokens)
+        patterns.append(
+            {
+                "id": f"p{index:03d}",
+                "template": template,
+                "signatures": [signature_of_key(key)],
+                "rate": rng.choice(RATES),
+                "reason": "test",
+            }
+        )
+    return policy_from_dict(
+        {
+            "service": service,
+            "severity_rates": {"TRACE": 0.0, "DEBUG": 0.1, "INFO": 0.3, "WARN": 0.6},
+            "default_rate": 0.4,
+            "patterns": patterns[: len(patterns) - 3],  # some lines match no pattern
+            "keep": {"first_per_pattern": False, "first_per_signature": False, "window_seconds": 0, "attributes": []},
+            "anomaly_boost": {"enabled": False, "factor": 1, "threshold": 1, "duration_seconds": 0},
+        }
+    )
+
+
+def _python_decision(policy: PolicyDocument, record: dict[str, Any]) -> tuple[bool, float, str]:
+    decision = Decider(policy).decide(
+        message=record["body"],
+        severity=record["severity_text"] or record.get("severity_number"),
+        trace_id=record["trace_id"],
+        attributes=record["attributes"],
+    )
+    pattern = "unmatched" if decision.pattern_id.startswith("sig:") else decision.pattern_id
+    return decision.keep, decision.rate, pattern
+
+
+def _hog_decision(result: dict[str, Any] | None) -> tuple[bool, float, str] | None:
+    if result is None:
+        return None
+    attributes = result["attributes"]
+    return True, float(attributes["lipservice.sample_rate"]), attributes["lipservice.pattern"]
+
+
+@pytest.mark.parametrize("service", sorted(DEMO_SERVICES))
+def test_hog_decision_agrees_with_sdk_decision_on_demo_logs(service: str) -> None:
+    rng = random.Random(service)
+    records = _sample_records(service, 600, rng)
+    # Errors, attribute keeps and odd severity spellings that the demo slice may not contain.
+    for record in rng.sample(records, 60):
+        record["severity_text"] = rng.choice(["error", "fatal", "[warn]", "critical", "", "13", "verbose"])
+        if record["severity_text"] == "":
+            record["severity_number"] = rng.choice([0, 5, 9, 17, 21])
+    for record in rng.sample(records, 20):
+        record["attributes"]["http.status_code"] = rng.choice([200, 404, 500, "503"])
+    policy = _policy_for(service, records, rng)
+    policy = replace(policy, keep=replace(policy.keep, attributes=KeepRules().attributes))
+    inputs = {"policies": {service: policy_to_hog_policy(policy)}}
+
+    results = hog_runner.run(hog_source(), inputs=inputs, records=records)
+
+    expected, actual = [], []
+    for record, result in zip(records, results, strict=True):
+        keep, rate, pattern = _python_decision(policy, record)
+        expected.append((keep, rate, pattern) if keep else None)
+        actual.append(_hog_decision(result))
+    disagreements = [(r["body"], e, a) for r, e, a in zip(records, expected, actual, strict=True) if e != a]
+    assert not disagreements, f"{len(disagreements)} of {len(records)} differ, e.g. {disagreements[:5]}"
+    kept = sum(1 for e in expected if e is not None)
+    assert 0 < kept < len(records), "the sample must exercise both keeping and dropping"
+
+
+def test_errors_are_kept_even_when_every_rate_is_zero() -> None:
+    policy = policy_from_dict(
+        {
+            "service": "api",
+            "severity_rates": {"TRACE": 0.0, "DEBUG": 0.0, "INFO": 0.0, "WARN": 0.0},
+            "default_rate": 0.0,
+            "patterns": [{"id": "boom", "template": "payment <*> failed", "rate": 0.0}],
+        }
+    )
+    records = [
+        {
+            "service_name": "api",
+            "body": "payment 42 failed",
+            "severity_text": level,
+            "trace_id": "ab12",
+            "attributes": {},
+        }
+        for level in ("error", "fatal", "info", "warn", "debug")
+    ] + [{"service_name": "api", "body": "payment 42 failed", "severity_number": 17, "attributes": {}}]
+    results = hog_runner.run(hog_source(), inputs={"policies": {"api": policy_to_hog_policy(policy)}}, records=records)
+    assert [r is not None for r in results] == [True, True, False, False, False, True]
+    assert results[0] is not None and results[0]["attributes"]["lipservice.sample_rate"] == 1
+
+
+def test_services_without_a_policy_pass_through_unchanged() -> None:
+    record = {"service_name": "other", "body": "hello", "severity_text": "debug", "attributes": {"a": "b"}}
+    results = hog_runner.run(hog_source(), inputs={"policies": {}}, records=[record])
+    assert results == [record]
+
+
+def test_zero_trace_id_falls_back_to_random_sampling() -> None:
+    policy = policy_from_dict({"service": "api", "default_rate": 0.5, "severity_rates": {}})
+    records = [
+        {"service_name": "api", "body": f"line {i}", "severity_text": "info", "trace_id": "0" * 32, "attributes": {}}
+        for i in range(400)
+    ]
+    results = hog_runner.run(hog_source(), inputs={"policies": {"api": policy_to_hog_policy(policy)}}, records=records)
+    kept = sum(r is not None for r in results)
+    assert 120 < kept < 280, kept
+
+
+def test_committed_template_is_valid_json_with_the_code() -> None:
+    data = json.loads(TEMPLATE_FILE.read_text())
+    assert data["code"] == hog_source()
+    assert "__SEVERITY_SPELLINGS__" not in data["code"]
+
+
+def test_policy_entry_keeps_anomaly_and_first_seen_out_of_the_stateless_transformation() -> None:
+    policy = policy_from_dict({"service": "api", "anomaly_boost": {"enabled": True}})
+    entry = policy_to_hog_policy(replace(policy, anomaly_boost=AnomalyBoost()))
+    assert set(entry) == {
+        "version",
+        "patterns",
+        "severity_rates",
+        "default_rate",
+        "trace_consistent",
+        "keep_attributes",
+    }
+
+
+def test_template_calls_only_functions_of_the_hog_standard_library() -> None:
+    result = hog_runner.functions(hog_source())
+    assert result["ok"] and result["calls"], result
+    assert result["missing"] == [], result
+    assert {"sha256Hex", "match"} <= set(result["calls"])
+
+
+def test_hog_that_calls_a_missing_function_is_refused() -> None:
+    broken = hog_source().replace("sha256Hex(", "sha256HexFast(", 1)
+    result = hog_runner.functions(broken)
+    assert result["missing"] == ["sha256HexFast"]
