@@ -50,12 +50,20 @@ _TOKEN_PARTS = re.compile(r'"<STR>"|\'<STR>\'|<\*>|<(?:UUID|TS|MAC|IP|EMAIL|HEX|
 
 
 def template_to_raw_regex(template: str) -> str:
-    """An anchored RE2/JS/re regex over a raw message that the template covers, whitespace runs collapsed."""
+    """An anchored RE2/JS/re regex over a raw message that the template covers, whitespace runs collapsed.
+
+    As in the SDK's template_matches, a whole-token `<*>` covers any run of whole tokens, none included, and a
+    `<*>` inside a token any run of non-space characters. Adjacent whole-token wildcards are one run, so the regex
+    never nests two ambiguous repetitions side by side."""
     parts: list[str] = []
+    previous_wildcard = False
     for token in template.split():
         if token == WILDCARD:
-            parts.append(_NON_SPACE + "+")
+            if not previous_wildcard:
+                parts.append(f"(?:(?:^|{_SPACE}+){_NON_SPACE}+)*")
+            previous_wildcard = True
             continue
+        previous_wildcard = False
         pieces: list[str] = []
         position = 0
         for found in _TOKEN_PARTS.finditer(token):
@@ -71,8 +79,8 @@ def template_to_raw_regex(template: str) -> str:
                 pieces.append(_PLACEHOLDERS[text])
             position = found.end()
         pieces.append(re.escape(token[position:]))
-        parts.append("".join(pieces))
-    return f"^{_SPACE}*" + f"{_SPACE}+".join(parts) + f"{_SPACE}*$"
+        parts.append(f"(?:^|{_SPACE}+)" + "".join(pieces))
+    return "^" + "".join(parts) + f"{_SPACE}*$"
 
 
 def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from lipservice_sdk.policy import PolicyDocument, policy_from_dict, policy_from_json
+from lipservice_sdk.signature import template_matches
 
 from policies.exporters import policy_to_drop_rules, policy_to_hog_policy, policy_to_sdk_json, template_to_raw_regex
 from policies.exporters.drop_rules import POSTHOG_BUCKETS
@@ -151,7 +152,17 @@ def test_template_regexes_match_the_raw_lines_of_the_shared_signature_vectors() 
     ("template", "line", "matches"),
     [
         ("User <*> logged in", "User alice logged in", True),
-        ("User <*> logged in", "User alice bob logged in", False),
+        ("User <*> logged in", "User alice bob logged in", True),
+        ("User <*> logged in", "User logged in", True),
+        ("User <*> logged in", "  User  alice logged in \n", True),
+        ("User <*> logged in", "User alice logged out", False),
+        ("User <*> logged in", "Useralice logged in", False),
+        ("<*> <*> done", "done", True),
+        ("<*> close, <NUM> bytes <*> sent", "host:1 close, 3 bytes (1.0 KB) sent", True),
+        ("<*> close, <NUM> bytes <*> sent", "close, 3 bytes sent extra", False),
+        ("<*>", "", True),
+        ("", "", True),
+        ("", "x", False),
         ("took <NUM> for <UUID>", "took 35ms for 9b79044c-1a53-4f91-bd15-a9a0e24e6dbc", True),
         ('search q="<STR>" hits=<NUM>', 'search q="shoes" hits=12', True),
         ('search q="<STR>" hits=<NUM>', 'search q="red shoes" hits=12', False),
@@ -162,3 +173,5 @@ def test_template_regexes_match_the_raw_lines_of_the_shared_signature_vectors() 
 )
 def test_template_to_raw_regex(template: str, line: str, matches: bool) -> None:
     assert bool(re.search(template_to_raw_regex(template), line)) is matches
+    # The exported regex and the SDK's matcher must agree, or PostHog and the SDK would sample differently.
+    assert template_matches(template, line) is matches
