@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -142,7 +143,9 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--worker-class",
-            "sync",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
             "--log-level",
             "warning",
         ],

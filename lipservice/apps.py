@@ -11,6 +11,8 @@ class LipServiceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from lipservice.logs import configure_self_logging
         from lipservice.telemetry import configure_tracing
 
         configure_tracing()
+        configure_self_logging()

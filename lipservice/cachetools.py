@@ -7,7 +7,8 @@ from typing import Any
 from django.core.cache import cache
 
 
-def _redis() -> Any:
+def redis_client() -> Any:
+    """The raw Redis client behind the default cache, or None when the cache is not Redis."""
     try:
         from django_redis import get_redis_connection
 
@@ -18,7 +19,7 @@ def _redis() -> Any:
 
 def counter_incr(key: str, *, timeout: int | None = None) -> int:
     """Increment and return a counter, creating it at 1; raises the cache's connection errors."""
-    client = _redis()
+    client = redis_client()
     if client is None:
         cache.add(key, 0, timeout=timeout)
         return int(cache.incr(key))
@@ -33,7 +34,7 @@ def counter_incr(key: str, *, timeout: int | None = None) -> int:
 
 
 def counter_get_many(keys: list[str]) -> dict[str, int]:
-    client = _redis()
+    client = redis_client()
     if client is None:
         values = cache.get_many(keys)
         return {key: int(values.get(key, 0)) for key in keys}

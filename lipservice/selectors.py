@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -12,6 +13,12 @@ from redis.exceptions import RedisError
 from lipservice.models import API_KEY_PREFIX, ApiKey, Team, hash_api_key
 
 API_KEY_CACHE_SECONDS = 60
+# Each process also remembers a resolved key for a few seconds, so a steady stream of reads with one key does not
+# ask Redis who it is every time. Revocation clears both at once in the revoking process; elsewhere a revoked key
+# stops working within API_KEY_LOCAL_SECONDS.
+API_KEY_LOCAL_SECONDS = 5.0
+_LOCAL_KEYS: dict[str, tuple[float, ApiKey]] = {}
+_LOCAL_KEYS_LIMIT = 10_000
 CACHE_ERRORS: tuple[type[Exception], ...] = (ConnectionInterrupted, RedisError, OSError)
 
 
@@ -24,17 +31,29 @@ def api_key_find_active(*, raw: str) -> ApiKey | None:
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
         return None
     key_hash = hash_api_key(raw)
+    now = time.monotonic()
+    local = _LOCAL_KEYS.get(key_hash)
+    if local is not None and local[0] > now:
+        return local[1]
     try:
         cached = cache.get(api_key_cache_key(key_hash))
     except CACHE_ERRORS:
         cached = None
-    if isinstance(cached, ApiKey):
-        return cached
-    key = ApiKey.objects.active().select_related("team").filter(key_hash=key_hash).first()
+    key = cached if isinstance(cached, ApiKey) else None
+    if key is None:
+        key = ApiKey.objects.active().select_related("team").filter(key_hash=key_hash).first()
+        if key is not None:
+            with contextlib.suppress(*CACHE_ERRORS):
+                cache.set(api_key_cache_key(key_hash), key, timeout=API_KEY_CACHE_SECONDS)
     if key is not None:
-        with contextlib.suppress(*CACHE_ERRORS):
-            cache.set(api_key_cache_key(key_hash), key, timeout=API_KEY_CACHE_SECONDS)
+        if len(_LOCAL_KEYS) >= _LOCAL_KEYS_LIMIT:
+            _LOCAL_KEYS.clear()
+        _LOCAL_KEYS[key_hash] = (now + API_KEY_LOCAL_SECONDS, key)
     return key
+
+
+def api_key_forget_local(*, key_hash: str) -> None:
+    _LOCAL_KEYS.pop(key_hash, None)
 
 
 def team_for_user(*, user: Any) -> Team | None:

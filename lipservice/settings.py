@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from lipservice_sdk.config import DEFAULT_POSTHOG_HOST
 
 from lipservice.env import env_bool, env_choice, env_float, env_int, env_json, env_list, env_rate, env_str, env_url
 
@@ -228,3 +229,29 @@ LOGGING = {
         "lipservice.access": {"level": env_str("LIPSERVICE_ACCESS_LOG_LEVEL", "WARNING")},
     },
 }
+
+# The service's own logs through lipservice-sdk, as a customer's would go (lipservice.logs.configure_self_logging):
+# off unless a service name is set, and then the policy comes from a LipService (usually this one) with its key.
+LIPSERVICE_SELF_SERVICE_NAME = env_str("LIPSERVICE_SELF_SERVICE_NAME", "").strip()
+LIPSERVICE_SELF_URL = env_url("LIPSERVICE_SELF_URL", schemes=("http", "https"))
+LIPSERVICE_SELF_API_KEY = env_str("LIPSERVICE_SELF_API_KEY", "")
+LIPSERVICE_SELF_POSTHOG_TOKEN = env_str("LIPSERVICE_SELF_POSTHOG_TOKEN", "")
+LIPSERVICE_SELF_POSTHOG_HOST = env_url(
+    "LIPSERVICE_SELF_POSTHOG_HOST", schemes=("http", "https"), default=DEFAULT_POSTHOG_HOST
+)
+LIPSERVICE_SELF_REFRESH_INTERVAL = env_float("LIPSERVICE_SELF_REFRESH_INTERVAL", 60.0)
+LIPSERVICE_SELF_STATS_INTERVAL = env_float("LIPSERVICE_SELF_STATS_INTERVAL", 30.0)
+LIPSERVICE_SELF_CACHE_DIR = Path(env_str("LIPSERVICE_SELF_CACHE_DIR", str(DATA_DIR / "sdk-cache")))
+if LIPSERVICE_SELF_SERVICE_NAME:
+    for _name, _value in (
+        ("LIPSERVICE_SELF_URL", LIPSERVICE_SELF_URL),
+        ("LIPSERVICE_SELF_API_KEY", LIPSERVICE_SELF_API_KEY),
+    ):
+        if not _value:
+            raise ImproperlyConfigured(f"{_name} must be set when LIPSERVICE_SELF_SERVICE_NAME is")
+    for _name, _seconds in (
+        ("LIPSERVICE_SELF_REFRESH_INTERVAL", LIPSERVICE_SELF_REFRESH_INTERVAL),
+        ("LIPSERVICE_SELF_STATS_INTERVAL", LIPSERVICE_SELF_STATS_INTERVAL),
+    ):
+        if not _seconds > 0:
+            raise ImproperlyConfigured(f"{_name} must be a positive number of seconds, got {_seconds}")

@@ -1,6 +1,9 @@
 """The policy read cache: Redis (or local memory) in front of the database, invalidated on publish.
 
-A cache that cannot be reached is skipped, never fatal: the answer then comes from the database.
+A cached read is one Redis round trip: the entry (ETag, version and the exact response bytes, so a read neither
+unpickles nor re-renders a document) and the lookup counter travel in one pipeline. Misses and errors are counted
+apart; hits are lookups less misses. A cache that cannot be reached is skipped, never fatal: the answer then comes
+from the database.
 """
 
 from __future__ import annotations
@@ -14,21 +17,33 @@ from django.core.cache import cache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
-from lipservice.cachetools import counter_get_many, counter_incr
+from lipservice.cachetools import counter_get_many, counter_incr, redis_client
 from lipservice.metrics import POLICY_CACHE
 
 logger = logging.getLogger(__name__)
 
 POLICY_TTL_SECONDS = 3600
 _ERRORS = (ConnectionInterrupted, RedisError, OSError)
-_COUNTERS = ("hit", "miss", "error")
+_LOOKUPS = "policy:cache:lookup"
+_MISSES = "policy:cache:miss"
+_ERRORS_COUNTER = "policy:cache:error"
 
 
 @dataclass(frozen=True)
 class CachedPolicy:
     etag: str
-    body: str
+    body: bytes
     version: int
+
+    def encode(self) -> bytes:
+        return b"%s\n%d\n%s" % (self.etag.encode("ascii"), self.version, self.body)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> CachedPolicy | None:
+        parts = raw.split(b"\n", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        return cls(etag=parts[0].decode("ascii"), version=int(parts[1]), body=parts[2])
 
 
 def _key(team_id: int, service_name: str) -> str:
@@ -36,29 +51,50 @@ def _key(team_id: int, service_name: str) -> str:
     return f"policy:active:{team_id}:{service_name}"
 
 
-def _count(outcome: str) -> None:
-    POLICY_CACHE.labels(outcome).inc()
+def _count(counter: str) -> None:
     with contextlib.suppress(*_ERRORS, ValueError):
-        counter_incr(f"policy:cache:{outcome}")
+        counter_incr(counter)
+
+
+def _read(key: str) -> bytes | None:
+    client = redis_client()
+    if client is None:
+        cache.add(_LOOKUPS, 0, timeout=None)
+        cache.incr(_LOOKUPS)
+        value = cache.get(key)
+        return value if isinstance(value, bytes) else None
+    pipe = client.pipeline(transaction=False)
+    pipe.get(cache.make_and_validate_key(key))
+    pipe.incr(cache.make_and_validate_key(_LOOKUPS))
+    value, _ = pipe.execute()
+    return value if isinstance(value, bytes) else None
 
 
 def policy_cache_get(team_id: int, service_name: str) -> CachedPolicy | None:
     try:
-        raw: Any = cache.get(_key(team_id, service_name))
+        raw = _read(_key(team_id, service_name))
     except _ERRORS as exc:
         logger.warning("policy cache unavailable, reading the database: %s", exc)
-        _count("error")
+        POLICY_CACHE.labels("error").inc()
+        _count(_ERRORS_COUNTER)
         return None
-    if raw is None:
-        _count("miss")
+    entry = CachedPolicy.decode(raw) if raw is not None else None
+    if entry is None:
+        POLICY_CACHE.labels("miss").inc()
+        _count(_MISSES)
         return None
-    _count("hit")
-    return CachedPolicy(**raw)
+    POLICY_CACHE.labels("hit").inc()
+    return entry
 
 
 def policy_cache_set(team_id: int, service_name: str, entry: CachedPolicy) -> None:
+    key = _key(team_id, service_name)
     try:
-        cache.set(_key(team_id, service_name), entry.__dict__, timeout=POLICY_TTL_SECONDS)
+        client = redis_client()
+        if client is None:
+            cache.set(key, entry.encode(), timeout=POLICY_TTL_SECONDS)
+        else:
+            client.set(cache.make_and_validate_key(key), entry.encode(), ex=POLICY_TTL_SECONDS)
     except _ERRORS as exc:
         logger.warning("policy cache unavailable, not caching: %s", exc)
 
@@ -73,8 +109,10 @@ def policy_cache_invalidate(team_id: int, service_name: str) -> bool:
 
 
 def policy_cache_counters() -> dict[str, int]:
+    """Cache reads since the counters were last cleared: hits, misses, and errors (Redis unreachable)."""
     try:
-        values = counter_get_many([f"policy:cache:{name}" for name in _COUNTERS])
+        values: dict[str, Any] = counter_get_many([_LOOKUPS, _MISSES, _ERRORS_COUNTER])
     except _ERRORS:
         return {}
-    return {name: values[f"policy:cache:{name}"] for name in _COUNTERS}
+    lookups, misses = values[_LOOKUPS], values[_MISSES]
+    return {"hit": max(lookups - misses, 0), "miss": misses, "error": values[_ERRORS_COUNTER]}

@@ -132,7 +132,8 @@ class FileLogSource:
         with _open_text(path, encoding=self.config.encoding) as handle:
             fmt = self.config.format
             if fmt == "auto":
-                fmt = _sniff(handle)
+                # A Loghub-style header format describes text lines, whatever their first character.
+                fmt = "text" if self._format is not None else _sniff(handle)
             if fmt == "text":
                 yield from self._read_text(handle, context)
             else:
@@ -220,9 +221,21 @@ def _sniff(handle: IO[str]) -> FileFormat:
             return "text"
         if line.strip():
             break
-    first = line.lstrip()[:1]
+    stripped = line.strip()
     handle.seek(0)
-    return "jsonl" if first in ("{", "[") else "text"
+    if stripped.startswith("{"):
+        return "jsonl"
+    if stripped.startswith("["):
+        # A JSON array opens with a bracket, but so do many text logs ("[10.30 16:49:06] chrome.exe ...").
+        rest = stripped[1:].lstrip()
+        if not rest or rest[0] in '{["]':
+            return "jsonl"
+        try:
+            json.loads(stripped)
+        except ValueError:
+            return "text"
+        return "jsonl"
+    return "text"
 
 
 def _outside(line: str, time_range: tuple[datetime, datetime]) -> bool:

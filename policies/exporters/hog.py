@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lipservice_sdk.decision import specificity
 from lipservice_sdk.policy import PolicyDocument
 from lipservice_sdk.severity import _SPELLINGS
 from lipservice_sdk.signature import _UNITS, WILDCARD
@@ -85,7 +86,7 @@ def template_to_raw_regex(template: str) -> str:
 
 def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
     """One service's entry in the `policies` input; patterns most specific first, as the SDK's PatternIndex."""
-    ordered = sorted(document.patterns, key=lambda rule: -len(rule.template.replace(WILDCARD, "")))
+    ordered = sorted(document.patterns, key=specificity)
     return {
         "version": document.version,
         "patterns": [

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from lipservice_sdk.policy import ErrorContext, PatternRule, PolicyDocument
 from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
 from lipservice_sdk.signature import signature as line_signature
-from lipservice_sdk.signature import template_matches
+from lipservice_sdk.signature import WILDCARD, template_matches
 
 RATE_ATTRIBUTE = "lipservice.sample_rate"
 PATTERN_ATTRIBUTE = "lipservice.pattern"
@@ -75,6 +75,11 @@ def sampling_rate(
     return min(1.0, rate * boost), reason
 
 
+def specificity(rule: PatternRule) -> tuple[int, str]:
+    """The order in which templates are tried: most literal tokens first, then by id (the server's miner's order)."""
+    return (-sum(1 for token in rule.template.split() if token != WILDCARD), rule.id)
+
+
 class PatternIndex:
     """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache."""
 
@@ -84,7 +89,7 @@ class PatternIndex:
             for sig in rule.signatures:
                 self._by_signature.setdefault(sig, rule)
         # Most specific template first, so a near catch-all such as `<*> <*>` never shadows a precise one.
-        self._templates = sorted(patterns, key=lambda rule: -len(rule.template.replace("<*>", "")))
+        self._templates = sorted(patterns, key=specificity)
         self._cache: OrderedDict[str, PatternRule | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()

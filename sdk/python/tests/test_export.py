@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from lipservice_fakes import LipServiceServer, ListHandler, OtlpServer, running, wait_until
-from lipservice_sdk import active, configure_adaptive_logging
+from lipservice_sdk import configure_adaptive_logging
 from lipservice_sdk.decision import trace_unit
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -37,30 +37,10 @@ def _policy(**overrides: Any) -> dict[str, Any]:
     return document
 
 
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
-
-
 @pytest.fixture
 def otlp() -> Iterator[OtlpServer]:
     with running(OtlpServer(TOKEN)) as server:
         yield server
-
-
-@pytest.fixture
-def app_logger(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger, ListHandler]]:
-    logger = logging.getLogger(f"export.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    handler = ListHandler()
-    logger.addHandler(handler)
-    yield logger, handler
-    for existing in list(logger.handlers):
-        logger.removeHandler(existing)
 
 
 def _trace(i: int) -> str:

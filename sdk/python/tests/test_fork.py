@@ -7,22 +7,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lipservice_fakes import LipServiceServer, ListHandler, OtlpServer, running, wait_until
-from lipservice_sdk import active, configure_adaptive_logging
+from lipservice_sdk import configure_adaptive_logging
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs os.fork")
-
-
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
 
 
 def test_child_logs_exports_and_exits_cleanly_while_the_parent_keeps_working(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lipservice_fakes import LipServiceServer, ListHandler, dead_url, running, wait_until
-from lipservice_sdk import active, configure_adaptive_logging
+from lipservice_sdk import configure_adaptive_logging
 from lipservice_sdk.client import LipServiceClient, parse_retry_after
 from lipservice_sdk.policy import policy_from_dict
 from lipservice_sdk.policy_source import PolicyCache
@@ -28,30 +28,10 @@ def _policy(version: int, info_rate: float) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
-
-
 @pytest.fixture
 def lipservice() -> Iterator[LipServiceServer]:
     with running(LipServiceServer(API_KEY)) as server:
         yield server
-
-
-@pytest.fixture
-def app_logger(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger, ListHandler]]:
-    logger = logging.getLogger(f"policy.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    handler = ListHandler()
-    logger.addHandler(handler)
-    yield logger, handler
-    for existing in list(logger.handlers):
-        logger.removeHandler(existing)
 
 
 def _version(handle: Any) -> int:

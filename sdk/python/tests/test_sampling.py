@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +29,6 @@ def _policy(**overrides: Any) -> dict[str, Any]:
     }
     document.update(overrides)
     return document
-
-
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
-
-
-@pytest.fixture
-def app_logger(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger, ListHandler]]:
-    logger = logging.getLogger(f"app.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    handler = ListHandler()
-    logger.addHandler(handler)
-    yield logger, handler
-    for existing in list(logger.handlers):
-        logger.removeHandler(existing)
 
 
 def _trace(i: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lipservice_fakes import LipServiceServer, ListHandler, StatsReply, dead_url, running, wait_until
-from lipservice_sdk import __version__, active, configure_adaptive_logging
+from lipservice_sdk import __version__, configure_adaptive_logging
 from lipservice_sdk.client import LipServiceClient
 from lipservice_sdk.counters import Counters
 from lipservice_sdk.stats import OVERFLOW_PATTERN, StatsAggregator, StatsReporter, minute_label
@@ -25,29 +25,10 @@ POLICY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
-
-
 @pytest.fixture
 def lipservice() -> Iterator[LipServiceServer]:
     with running(LipServiceServer(API_KEY)) as server:
         yield server
-
-
-@pytest.fixture
-def app_logger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
-    logger = logging.getLogger(f"stats.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(ListHandler())
-    yield logger
-    for existing in list(logger.handlers):
-        logger.removeHandler(existing)
 
 
 def _words(count: int) -> list[str]:
@@ -57,15 +38,16 @@ def _words(count: int) -> list[str]:
 
 
 def test_stats_body_counts_seen_and_kept_lines_and_bytes(
-    lipservice: LipServiceServer, tmp_path: Path, app_logger: logging.Logger
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler]
 ) -> None:
+    logger, _ = app_logger
     handle = configure_adaptive_logging(
         "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, policy=POLICY,
-        logger=app_logger, stats_interval=60, refresh_interval=60,
+        logger=logger, stats_interval=60, refresh_interval=60,
     )  # fmt: skip
     for i in range(100):
-        app_logger.info("Item %d added to cart", i, extra={"trace_id": f"{i + 1:032x}"})
-    app_logger.error("Cart service unavailable")
+        logger.info("Item %d added to cart", i, extra={"trace_id": f"{i + 1:032x}"})
+    logger.error("Cart service unavailable")
     assert handle.flush(5.0)
 
     [post] = lipservice.stats_posts
@@ -84,8 +66,9 @@ def test_stats_body_counts_seen_and_kept_lines_and_bytes(
 
 
 def test_failed_posts_are_retried_with_the_same_batch_id_and_counted_once(
-    lipservice: LipServiceServer, tmp_path: Path, app_logger: logging.Logger
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler]
 ) -> None:
+    logger, _ = app_logger
     lipservice.stats_script = [
         StatsReply(500),
         StatsReply(429, {"Retry-After": "0"}),
@@ -93,11 +76,11 @@ def test_failed_posts_are_retried_with_the_same_batch_id_and_counted_once(
         StatsReply(202),
     ]
     handle = configure_adaptive_logging(
-        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=app_logger,
+        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=logger,
         stats_interval=60, refresh_interval=60,
     )  # fmt: skip
     for i in range(30):
-        app_logger.info("Item %d added to cart", i)
+        logger.info("Item %d added to cart", i)
     assert not handle.flush(5.0)  # the 500: one attempt per flush, the thread retries from here
     assert wait_until(lambda: len(lipservice.stats_posts) >= 4)
 
@@ -109,14 +92,17 @@ def test_failed_posts_are_retried_with_the_same_batch_id_and_counted_once(
     assert (stats["stats_retries"], stats["stats_batches_sent"], stats["stats_pending_batches"]) == (3, 1, 0)
 
 
-def test_a_too_large_batch_is_split(lipservice: LipServiceServer, tmp_path: Path, app_logger: logging.Logger) -> None:
+def test_a_too_large_batch_is_split(
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler]
+) -> None:
+    logger, _ = app_logger
     lipservice.stats_script = [StatsReply(413)]
     handle = configure_adaptive_logging(
-        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=app_logger,
+        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=logger,
         stats_interval=60, refresh_interval=60,
     )  # fmt: skip
     for word in _words(10):
-        app_logger.info("Event %s happened", word)
+        logger.info("Event %s happened", word)
     assert handle.flush(5.0)
     sizes = [len(post["stats"]) for post in lipservice.stats_posts]
     assert sizes == [10, 5, 5]
@@ -124,14 +110,15 @@ def test_a_too_large_batch_is_split(lipservice: LipServiceServer, tmp_path: Path
 
 
 def test_batches_hold_at_most_1000_entries(
-    lipservice: LipServiceServer, tmp_path: Path, app_logger: logging.Logger
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler]
 ) -> None:
+    logger, _ = app_logger
     handle = configure_adaptive_logging(
-        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=app_logger,
+        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=logger,
         stats_interval=60, refresh_interval=60,
     )  # fmt: skip
     for word in _words(2500):
-        app_logger.info("Event %s happened", word)
+        logger.info("Event %s happened", word)
     assert handle.flush(10.0)
     assert sorted(len(post["stats"]) for post in lipservice.stats_posts) == [500, 1000, 1000]
     assert lipservice.accepted_totals()["seen"] == 2500
@@ -171,14 +158,17 @@ def test_the_aggregator_folds_new_keys_into_overflow_when_full() -> None:
     assert aggregator.drain() == []
 
 
-def test_shutdown_posts_what_is_left(lipservice: LipServiceServer, tmp_path: Path, app_logger: logging.Logger) -> None:
+def test_shutdown_posts_what_is_left(
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler]
+) -> None:
+    logger, _ = app_logger
     handle = configure_adaptive_logging(
-        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=app_logger,
+        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=logger,
         stats_interval=60, refresh_interval=60,
     )  # fmt: skip
     for i in range(12):
-        app_logger.warning("Disk %d%% full", 80 + i)
+        logger.warning("Disk %d%% full", 80 + i)
     handle.shutdown(5.0)
     assert lipservice.accepted_totals()["seen"] == 12
-    app_logger.warning("Disk %d%% full", 99)  # detached: neither counted nor posted
+    logger.warning("Disk %d%% full", 99)  # detached: neither counted nor posted
     assert handle.stats()["seen"] == 12

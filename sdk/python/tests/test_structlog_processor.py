@@ -5,13 +5,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import structlog
 from lipservice_fakes import ListHandler, OtlpServer, running
-from lipservice_sdk import active, configure_adaptive_logging
+from lipservice_sdk import configure_adaptive_logging
 from lipservice_sdk.decision import trace_unit
 from lipservice_sdk.structlog_processor import LipServiceProcessor, lipservice_processor
 from structlog.testing import CapturingLogger
@@ -23,14 +21,6 @@ POLICY: dict[str, Any] = {
     "keep": {"first_per_pattern": False, "first_per_signature": False},
     "anomaly_boost": {"enabled": False},
 }
-
-
-@pytest.fixture(autouse=True)
-def _shutdown_active() -> Iterator[None]:
-    yield
-    handle = active()
-    if handle is not None:
-        handle.shutdown(1.0)
 
 
 def _logger(processor: Any) -> tuple[Any, CapturingLogger]:

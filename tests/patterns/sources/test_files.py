@@ -196,3 +196,28 @@ def test_time_range_skips_lines_by_their_leading_timestamp_without_losing_any(tm
     start, end = datetime(2026, 11, 1, 6, tzinfo=UTC), datetime(2026, 11, 1, 9, tzinfo=UTC)
     got = [r.body for r in source.fetch_logs(service=None, start=start, end=end)]
     assert got == ["no leading time", "tick 6", "tick 7", "tick 8"]
+
+
+@pytest.mark.parametrize("loghub_format", [None, r"\[<Time>\] <Program> - <Content>"])
+def test_text_lines_that_open_with_a_bracket_are_text(tmp_path: Path, loghub_format: str | None) -> None:
+    path = tmp_path / "Proxifier.log"
+    path.write_text(
+        "[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy proxy.cse.cuhk.edu.hk:5070 HTTPS\n"
+        "[10.30 16:49:07] chrome.exe - proxy.cse.cuhk.edu.hk:5070 close, 0 bytes sent, 0 bytes received\n"
+    )
+
+    records = _all(_source(path, loghub_format=loghub_format))
+
+    assert len(records) == 2
+    assert records[1].body.endswith("close, 0 bytes sent, 0 bytes received")
+    if loghub_format:
+        assert records[0].attributes["Program"] == "chrome.exe"
+
+
+def test_a_json_array_document_is_still_read_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"body": "payment 42 failed", "level": "error"}, {"message": "ok"}], indent=2))
+
+    records = _all(_source(path))
+
+    assert [r.body for r in records] == ["payment 42 failed", "ok"]
