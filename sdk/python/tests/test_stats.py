@@ -88,6 +88,8 @@ def test_failed_posts_are_retried_with_the_same_batch_id_and_counted_once(
     assert len(ids) == 4 and len(set(ids)) == 1
     assert len(lipservice.accepted) == 1
     assert lipservice.accepted_totals()["seen"] == 30
+    # The server has the fourth post before the SDK has read the answer to it.
+    assert wait_until(lambda: handle.stats()["stats_batches_sent"] == 1)
     stats = handle.stats()
     assert (stats["stats_retries"], stats["stats_batches_sent"], stats["stats_pending_batches"]) == (3, 1, 0)
 
