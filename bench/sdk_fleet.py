@@ -114,6 +114,8 @@ def post_stats(url: str, key: str, payload: dict[str, Any]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+    except OSError:
+        return 0
 
 
 def wait_for(url: str, key: str) -> None:
@@ -207,12 +209,14 @@ def main() -> None:
         # Batches in flight or unacknowledged when the run stopped: an SDK re-sends them at shutdown.
         say(f"re-sending {len(ledger['pending'])} batches pending at the end of the run")
         unsent = 0
-        for item in ledger["pending"]:
+        for done, item in enumerate(ledger["pending"], 1):
             payload = item["payload"]
-            if post_stats(url, item["key"], payload) == 202:
+            if any(post_stats(url, item["key"], payload) == 202 for _ in range(5)):  # any() stops at the first 202
                 ledger["acked"][payload["service"]][payload["batch_id"]] = sum(e["seen"] for e in payload["stats"])
             else:
                 unsent += 1
+            if done % 250 == 0:
+                say(f"re-sent {done:,} of {len(ledger['pending']):,}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -222,6 +226,8 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_section(SECTION, text)
+    if "MISMATCH" in text:
+        raise SystemExit(f"stats were lost or counted twice; gunicorn's and locust's logs are in {work}")
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -279,6 +285,12 @@ def report(
         else f"MISMATCH in {', '.join(mismatched) or 'none'}; {unsent} batches could not be delivered; "
         f"{violations} re-sent batches counted again"
     )
+    measured_all: Counter[str] = Counter()
+    for statuses in measured.values():
+        measured_all.update(statuses)
+    no_answer = measured_all.get("0", 0)
+    server_failed = count(measured_all, lambda s: s >= 500)
+    other = count(measured_all, lambda s: 400 <= s < 500 and s != 429)
     exceptions = ", ".join(f"{name} × {n}" for name, n in server_exceptions.most_common()) or "none"
     return (
         f"{SECTION}\n\n"
@@ -302,10 +314,12 @@ def report(
         + line("stats batch", ["stats"])
         + line("stats batch re-sent after its ack", ["resend"])
         + line("all", ["policy", "stats", "resend"])
-        + f"\nPolicy polls answered 304: {policy.get('304', 0):,} of {sum(policy.values()):,}. Re-sent acknowledged "
-        f"batches answered as duplicates: {count(resends, lambda s: s == 202) - violations:,} "
-        f"of {sum(resends.values()):,}. Whole run including ramp-up: {sum(run_all.values()):,} requests, "
-        f"{run_errors:,} errors, {run_all.get('429', 0):,} × 429. Exceptions in the server's log: {exceptions}.\n\n"
+        + f"\nErrors in the table: {no_answer:,} without an answer within 5 s (the SDK's request timeout), "
+        f"{server_failed:,} × 5xx, {other:,} other. Policy polls answered 304: {policy.get('304', 0):,} of "
+        f"{sum(policy.values()):,}. Re-sent acknowledged batches: {count(resends, lambda s: s == 202) - violations:,} "
+        f"of {sum(resends.values()):,} answered as duplicates, {violations} counted again. Whole run including "
+        f"ramp-up: {sum(run_all.values()):,} requests, {run_errors:,} errors, {run_all.get('429', 0):,} × 429. "
+        f"Exceptions in the server's log: {exceptions}.\n\n"
         f"Stats integrity ({verdict}): {acked_batches:,} batches acknowledged ({len(ledger['pending']):,} of them "
         f"pending when the run stopped and re-sent after it), {sum(acked_seen.values()):,} lines `seen`; the "
         f"database holds {db_batches:,} batches and {db_seen:,} `seen` in the pattern windows.\n\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 from lipservice_sdk.severity import ALWAYS_KEPT
 
 from lipservice.metrics import ANALYSIS_LINES, ANALYSIS_SECONDS
@@ -93,6 +94,22 @@ def analysis_run_create(
         method=method,
         source_kind=source_kind or service.source_kind,
     )
+
+
+def analysis_run_enqueue(*, run_id: int, send: Callable[[], object]) -> bool:
+    """Hand a run to the job queue; when the broker cannot take it, fail the run with the reason and return False,
+    so that it does not wait as pending for a task that was never queued."""
+    try:
+        send()
+    except (BrokerError, OSError) as exc:
+        logger.warning("analysis run %s not queued: %s", run_id, exc)
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.PENDING).update(
+            status=AnalysisRun.Status.FAILED,
+            error=f"not queued, the job queue is unreachable: {type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        return False
+    return True
 
 
 def analysis_execute(*, run_id: int) -> AnalysisRun:

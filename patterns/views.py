@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lipservice.errors import DomainError
-from patterns.analysis import analysis_run_create
+from lipservice.errors import DomainError, ServiceUnavailable
+from patterns.analysis import analysis_run_create, analysis_run_enqueue
 from patterns.models import AnalysisRun
 from patterns.selectors import analysis_run_get, service_get, service_list
 from patterns.serializers import (
@@ -107,9 +107,18 @@ class AnalyzeView(APIView):
             run = analysis_run_create(service=service, start=data["start"], end=data["end"], method=data["method"])
             task, kwargs = analyze_window, {"run_id": run.pk}
         run_id = run.pk
-        transaction.on_commit(lambda: task.delay(**kwargs), robust=True)
+        queued: list[bool] = []
+        transaction.on_commit(
+            lambda: queued.append(analysis_run_enqueue(run_id=run_id, send=lambda: task.delay(**kwargs))), robust=True
+        )
         if transaction.get_autocommit():
             run.refresh_from_db()
+        if queued == [False]:
+            raise ServiceUnavailable(
+                f"The job queue is unreachable, so analysis run {run_id} was not started (it is marked failed). "
+                "Retry shortly.",
+                details={"run": run_id},
+            )
         return Response(
             AnalysisRunOutputSerializer(run).data,
             status=status.HTTP_202_ACCEPTED,

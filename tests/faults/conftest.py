@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ class App:
     service_id: int
     policy_version: int
 
-    def rows(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+    def rows(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
         return self.postgres.rows(self.database, sql, params)
 
     def stats_totals(self) -> tuple[int, int, int, int]:
@@ -63,7 +64,7 @@ class App:
             " coalesce(sum(sdk_bytes_kept), 0) FROM patterns_patternwindow WHERE service_id = %(service)s",
             service=self.service_id,
         )
-        return int(seen), int(kept), int(bytes_seen), int(bytes_kept)  # type: ignore[call-overload]
+        return int(seen), int(kept), int(bytes_seen), int(bytes_kept)
 
     def batches(self) -> tuple[int, int]:
         """Stored stats batches and the entries they carried."""
@@ -71,12 +72,12 @@ class App:
             "SELECT count(*), coalesce(sum(entries), 0) FROM patterns_statsbatch WHERE service_id = %(service)s",
             service=self.service_id,
         )
-        return int(count), int(entries)  # type: ignore[call-overload]
+        return int(count), int(entries)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
-    """One private cluster per module with a migrated template; each test gets a fresh copy of it."""
+    """One private cluster with a migrated template database; each test gets a fresh copy of the template."""
     server = PrivatePostgres()
     try:
         server.init()
@@ -107,10 +108,10 @@ def app(postgres: PrivatePostgres, redis_server: PrivateRedis, tmp_path: Path) -
     postgres.start_if_stopped()
     database = postgres.create_database(f"faults_{uuid.uuid4().hex[:10]}", template=TEMPLATE_DATABASE)
     env = app_environment(data_dir=tmp_path / "data", database_url=postgres.url(database), redis=redis_server)
-    created = json.loads(run_django(SETUP, env))
     server = Gunicorn(env=env, log=tmp_path / "gunicorn.log")
-    server.start()
     try:
+        created = json.loads(run_django(SETUP, env))
+        server.start()
         yield App(
             server=server,
             postgres=postgres,

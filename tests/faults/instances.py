@@ -60,7 +60,9 @@ def wait_until(condition: Callable[[], object], timeout: float, interval: float 
 
 def require_binary(name: str) -> str:
     """The binary's path; a missing one fails the test when services are required, else skips it."""
-    found = shutil.which(name) or next((str(p) for p in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
+    found = shutil.which(name) or next(
+        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None
+    )
     if found is None:
         service_unavailable(name, "not installed")
         raise AssertionError("unreachable")
@@ -134,11 +136,8 @@ class PrivatePostgres:
     def __init__(self) -> None:
         self.initdb = require_binary("initdb")
         self.pg_ctl = require_binary("pg_ctl")
-        # Its own top-level directory: the cluster's owner must be able to reach it, which pytest's tmp_path is not.
-        self.directory = Path(tempfile.mkdtemp(prefix="faults_pg_"))
-        self.data = self.directory / "data"
-        self.port = free_port()
         self._as_user: list[str] = []
+        owner: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
             # PostgreSQL refuses to run as root; the cluster belongs to the `postgres` system user instead.
             try:
@@ -147,7 +146,12 @@ class PrivatePostgres:
                 service_unavailable("private PostgreSQL", "running as root and there is no 'postgres' user")
                 raise
             self._as_user = [require_binary("runuser"), "-u", "postgres", "--"]
+        # Its own top-level directory: the cluster's owner must be able to reach it, which pytest's tmp_path is not.
+        self.directory = Path(tempfile.mkdtemp(prefix="faults_pg_"))
+        if owner is not None:
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        self.data = self.directory / "data"
+        self.port = free_port()
 
     def remove(self) -> None:
         self.stop()
@@ -178,7 +182,9 @@ class PrivatePostgres:
         )  # fmt: skip
         if result.returncode != 0:
             log = self.directory / "postgres.log"
-            service_unavailable("private PostgreSQL", (result.stderr + (log.read_text() if log.exists() else ""))[-800:])
+            service_unavailable(
+                "private PostgreSQL", (result.stderr + (log.read_text() if log.exists() else ""))[-800:]
+            )
 
     def running(self) -> bool:
         return self._run(self.pg_ctl, "-D", str(self.data), "status").returncode == 0
@@ -291,12 +297,33 @@ class Gunicorn:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
             )
-        if not wait_until(lambda: self.alive() and _port_answers(self.port), 60, interval=0.1):
+        if not wait_until(lambda: self.alive() and self._healthy(), 60, interval=0.2):
             self.stop()
             raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def processes(self) -> set[int]:
+        """The master and its workers: the same set after a fault means nothing was restarted."""
+        if self.process is None:
+            return set()
+        master = self.process.pid
+        workers = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # The command name may hold spaces; the parent pid is the second field after its closing paren.
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                    workers.add(int(stat.parent.name))
+        return {master, *workers} if workers else {master}
+
+    def _healthy(self) -> bool:
+        if not _port_answers(self.port):
+            return False
+        try:
+            return self.request("GET", "/api/v1/health", timeout=10).status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.process is not None:

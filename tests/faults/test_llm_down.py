@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
 
 from lipservice.models import Team
 from patterns.analysis import floor_hour
@@ -100,7 +99,7 @@ class LlmEndpoint:
 
 
 @pytest.fixture(params=VENDORS, ids=[v.provider for v in VENDORS])
-def endpoint(request: pytest.FixtureRequest, settings: SettingsWrapper) -> Iterator[LlmEndpoint]:
+def endpoint(request: pytest.FixtureRequest, settings: Any) -> Iterator[LlmEndpoint]:
     vendor: Vendor = request.param
     server = LlmEndpoint(vendor)
     server.start()

@@ -42,7 +42,11 @@ if hasattr(os, "register_at_fork"):
 
 def in_sdk_thread() -> bool:
     """True on the SDK's own threads and on the OpenTelemetry export worker, whose log lines must not loop back."""
-    return bool(getattr(_local, "sdk", False)) or threading.current_thread().name.startswith("OtelBatch")
+    known = getattr(_local, "sdk", None)
+    if known is None:
+        # Worked out once per thread: the export worker is recognised by the name OpenTelemetry gives it.
+        known = _local.sdk = threading.current_thread().name.startswith("OtelBatch")
+    return bool(known)
 
 
 def start_thread(target: Callable[[], None], name: str) -> threading.Thread:

@@ -41,6 +41,13 @@ class Counters:
         with self._lock:
             self._values[name] += amount
 
+    def add_line(self, *, kept: bool) -> None:
+        """seen, and kept or dropped, under one lock (this runs for every line)."""
+        with self._lock:
+            values = self._values
+            values["seen"] += 1
+            values["kept" if kept else "dropped"] += 1
+
     def get(self, name: str) -> int:
         with self._lock:
             return self._values[name]

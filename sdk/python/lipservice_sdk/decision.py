@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from lipservice_sdk.policy import ErrorContext, PatternRule, PolicyDocument
-from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
-from lipservice_sdk.signature import signature as line_signature
+from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES, normalize_severity
 from lipservice_sdk.signature import WILDCARD, template_matches
+from lipservice_sdk.signature import signature as line_signature
 
 RATE_ATTRIBUTE = "lipservice.sample_rate"
 PATTERN_ATTRIBUTE = "lipservice.pattern"
@@ -36,10 +36,13 @@ DEFAULT_RATE = "default_rate"
 ERROR_CONTEXT = "error_context"
 
 T = TypeVar("T")
+_CANONICAL: frozenset[str | int | None] = frozenset(SEVERITIES)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
+    """One line's verdict; treated as immutable (a plain slotted class, since it is made for every line)."""
+
     keep: bool
     rate: float
     pattern_id: str
@@ -56,10 +59,22 @@ def trace_unit(trace_id: str | None) -> float | None:
     """A uniform number in [0, 1) from a trace id: 52 bits of its SHA-256, so Hog's sha256Hex can reproduce it."""
     if trace_id is None:
         return None
+    unit = _TRACE_UNITS.get(trace_id)
+    if unit is not None:
+        return unit
     text = trace_id.strip().lower()
     if not text or set(text) <= {"0", "-"}:
         return None
-    return int(hashlib.sha256(text.encode()).hexdigest()[:13], 16) / float(1 << 52)
+    unit = int(hashlib.sha256(text.encode()).hexdigest()[:13], 16) / float(1 << 52)
+    if len(_TRACE_UNITS) >= _TRACE_UNITS_LIMIT:
+        _TRACE_UNITS.clear()
+    _TRACE_UNITS[trace_id] = unit
+    return unit
+
+
+# The lines of one trace arrive close together: their unit is computed once.
+_TRACE_UNITS: dict[str, float] = {}
+_TRACE_UNITS_LIMIT = 4096
 
 
 def sampling_rate(
@@ -80,6 +95,9 @@ def specificity(rule: PatternRule) -> tuple[int, str]:
     return (-sum(1 for token in rule.template.split() if token != WILDCARD), rule.id)
 
 
+_UNKNOWN = object()
+
+
 class PatternIndex:
     """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache."""
 
@@ -98,10 +116,9 @@ class PatternIndex:
         found = self._by_signature.get(signature)
         if found is not None:
             return found
-        with self._lock:
-            if signature in self._cache:
-                self._cache.move_to_end(signature)
-                return self._cache[signature]
+        cached = self._cache.get(signature, _UNKNOWN)  # a lock-free read; insertion order decides eviction
+        if cached is not _UNKNOWN:
+            return cached  # type: ignore[return-value]
         rule = next((rule for rule in self._templates if template_matches(rule.template, message)), None)
         with self._lock:
             self._cache[signature] = rule
@@ -189,30 +206,35 @@ class Decider:
         sig = signature or line_signature(message)
         if policy is None:
             return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
-        level = normalize_severity(severity)
+        level = severity if severity in _CANONICAL else normalize_severity(severity)
         now = self._clock() if timestamp is None else timestamp
         rule = index.lookup(signature=sig, message=message)
         pattern_id = rule.id if rule is not None else UNMATCHED_PREFIX + sig
         boost = self._observe(pattern_id, now, policy)
         if level in ALWAYS_KEPT:
             return Decision(True, 1.0, pattern_id, SEVERITY, sig)
-        if attributes and any(p.matches(attributes) for p in policy.keep.attributes):
-            return Decision(True, 1.0, pattern_id, ATTRIBUTE, sig)
-        window = policy.keep.window_seconds
+        keep = policy.keep
+        if keep.attributes and attributes is not None:
+            for predicate in keep.attributes:
+                if predicate.matches(attributes):
+                    return Decision(True, 1.0, pattern_id, ATTRIBUTE, sig)
+        window = keep.window_seconds
         # Both marks are recorded even when the first already keeps the line, so neither fires twice.
-        first_of_pattern = policy.keep.first_per_pattern and self._first_in_window(pattern_id, now, window)
-        first_of_key = policy.keep.first_per_signature and self._first_in_window(UNMATCHED_PREFIX + sig, now, window)
+        first_of_pattern = keep.first_per_pattern and self._first_in_window(pattern_id, now, window)
+        first_of_key = keep.first_per_signature and self._first_in_window(UNMATCHED_PREFIX + sig, now, window)
         if first_of_pattern or first_of_key:
             return Decision(True, 1.0, pattern_id, FIRST_IN_WINDOW, sig)
         rate, reason = sampling_rate(policy=policy, rule=rule, severity=level, boost=boost)
         unit = trace_unit(trace_id) if policy.trace_consistent else None
         if unit is None:
-            with self._lock:
-                unit = self._rng.random()
-        return Decision(unit < rate, rate, pattern_id, reason, sig, boosted=boost > 1.0)
+            unit = self._rng.random()  # one C call: atomic under the interpreter lock
+        return Decision(unit < rate, rate, pattern_id, reason, sig, boost > 1.0)
 
     def _first_in_window(self, key: str, now: float, window_seconds: int) -> bool:
         window = 0 if window_seconds <= 0 else math.floor(now / window_seconds)
+        if self._first_seen.get(key) == window:
+            # Already marked in this window: a lock-free read (recency is refreshed once per window, below).
+            return False
         with self._lock:
             if self._first_seen.get(key) == window:
                 self._first_seen.move_to_end(key)
@@ -235,10 +257,19 @@ class Decider:
                 tracker = self._trackers[key] = _RateTracker(bucket=bucket)
                 if len(self._trackers) > self._max_tracked:
                     self._trackers.popitem(last=False)
-            self._trackers.move_to_end(key)
-            service = self._service = self._service or _RateTracker(bucket=bucket)
-            _count(tracker, bucket)
-            _count(service, bucket)
+            elif bucket != tracker.bucket:
+                self._trackers.move_to_end(key)  # recency at bucket granularity is enough for eviction
+            service = self._service
+            if service is None:
+                service = self._service = _RateTracker(bucket=bucket)
+            if bucket > tracker.bucket:
+                _count(tracker, bucket)
+            else:
+                tracker.count += 1
+            if bucket > service.bucket:
+                _count(service, bucket)
+            else:
+                service.count += 1
             if tracker.buckets_seen >= BOOST_WARMUP_BUCKETS and _spiking(tracker, service, settings.threshold):
                 tracker.boost_until = now + settings.duration_seconds
             if now >= tracker.boost_until or settings.duration_seconds <= 0:

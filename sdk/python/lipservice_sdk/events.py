@@ -19,8 +19,10 @@ MAX_ATTRIBUTE_CHARS = 4096
 _HEX = re.compile(r"[0-9a-fA-F]{1,32}")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogEvent:
+    """One line; treated as immutable (a plain slotted class, since one is made for every logging call)."""
+
     message: str
     level: str  # one of severity.SEVERITIES
     timestamp: float = field(default_factory=time.time)

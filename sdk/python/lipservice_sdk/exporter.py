@@ -26,7 +26,7 @@ AttributeValue = str | bool | int | float
 ERROR_RESERVE = 0.1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutRecord:
     """One line to send, independent of where it came from (stdlib logging, structlog, the error-context buffer)."""
 
@@ -145,7 +145,7 @@ class OtlpSink:
                     severity_text=record.severity_text,
                     severity_number=SeverityNumber(record.severity_number),
                     body=record.body,
-                    attributes=dict(record.attributes),
+                    attributes=record.attributes,
                 )
             )
         except Exception:

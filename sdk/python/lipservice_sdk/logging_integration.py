@@ -6,8 +6,8 @@ import logging
 import threading
 import traceback
 import weakref
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lipservice_sdk._fork import in_sdk_thread
 from lipservice_sdk.decision import PATTERN_ATTRIBUTE, RATE_ATTRIBUTE, Decision
@@ -24,14 +24,15 @@ _MEMO_SIZE = 4
 Verdict = tuple[LogEvent, Decision] | None
 
 
-def event_from_record(record: logging.LogRecord) -> LogEvent:
-    try:
-        message = record.getMessage()
-    except Exception:  # bad %-args: the app's own handlers will report it; we still need a body
-        message = str(record.msg)
-    extras = {key: value for key, value in vars(record).items() if key not in _RESERVED}
-    trace_id, span_id = trace_from(extras)
-    attributes: dict[str, AttributeValue] = {key: attribute_value(value) for key, value in extras.items()}
+_CODE_KEYS: frozenset[str] = frozenset({"logger.name", "code.function.name", "code.file.path", "code.line.number"})
+_LEVELS: dict[int, str] = {}
+
+
+def record_attributes(record: logging.LogRecord) -> dict[str, AttributeValue]:
+    """Every attribute a record carries: its extras, the logger and code location, and the exception if any."""
+    values = vars(record)
+    extra_keys = values.keys() - _RESERVED  # usually empty: one set operation instead of a loop over the record
+    attributes: dict[str, AttributeValue] = {key: attribute_value(values[key]) for key in extra_keys}
     if "status_code" in attributes and "http.status_code" not in attributes:
         attributes["http.status_code"] = attributes["status_code"]  # Django's request and server loggers
     attributes["logger.name"] = record.name
@@ -43,13 +44,78 @@ def event_from_record(record: logging.LogRecord) -> LogEvent:
         attributes["exception.type"] = kind.__name__
         attributes["exception.message"] = attribute_value(value)
         attributes["exception.stacktrace"] = "".join(traceback.format_exception(*record.exc_info))[:32_768]
+    return attributes
+
+
+class RecordAttributes(Mapping[str, AttributeValue]):
+    """A record's attributes, built in full only when a line is kept or held: deciding on a line needs at most the
+    few attributes its policy's keep rules name, and those are read straight from the record."""
+
+    __slots__ = ("_built", "_record")
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self._record = record
+        self._built: dict[str, AttributeValue] | None = None
+
+    def _all(self) -> dict[str, AttributeValue]:
+        if self._built is None:
+            self._built = record_attributes(self._record)
+        return self._built
+
+    def __getitem__(self, key: str) -> AttributeValue:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __bool__(self) -> bool:
+        return True  # logger.name and the code location are always there
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._built is not None or key in _CODE_KEYS or key.startswith("exception."):
+            return self._all().get(key, default)
+        values = self._record.__dict__
+        if key in _RESERVED:
+            return default
+        if key in values:
+            return attribute_value(values[key])
+        if key == "http.status_code" and "status_code" in values:
+            return attribute_value(values["status_code"])
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
+
+    def rough_size(self) -> int:
+        """Bytes, roughly, without building the attributes (for the error-context byte cap)."""
+        if self._built is not None:
+            return sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in self._built.items())
+        return 48 * len(self._record.__dict__)
+
+
+_MISSING = object()
+
+
+def event_from_record(record: logging.LogRecord) -> LogEvent:
+    try:
+        message = record.getMessage()
+    except Exception:  # bad %-args: the app's own handlers will report it; we still need a body
+        message = str(record.msg)
+    values = record.__dict__
+    trace_id, span_id = trace_from(values)
+    level = _LEVELS.get(record.levelno)
+    if level is None:
+        level = _LEVELS.setdefault(record.levelno, level_from_levelno(record.levelno))
     return LogEvent(
         message=message,
-        level=level_from_levelno(record.levelno),
+        level=level,
         timestamp=record.created,
         trace_id=trace_id,
         span_id=span_id,
-        attributes=attributes,
+        attributes=RecordAttributes(record),
     )
 
 
@@ -124,6 +190,7 @@ class LipServiceHandler(logging.Handler):
         self.target = target
         self.gate = LipServiceFilter(runtime)
         self.gated: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
+        self._synced: list[logging.Handler] = []
 
     def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: the runtime has finer locks, and a global one would serialise every logging thread.
@@ -155,15 +222,20 @@ class LipServiceHandler(logging.Handler):
 
     def sync_gates(self) -> None:
         """Gate handlers added to the logger after configuration too (from their next record on)."""
-        for handler in tuple(self.target.handlers):
+        handlers = self.target.handlers
+        if handlers == self._synced:  # the usual case: nothing added since the last record
+            return
+        for handler in tuple(handlers):
             if handler is not self and handler not in self.gated:
                 handler.addFilter(self.gate)
                 self.gated.add(handler)
+        self._synced = list(handlers)
 
     def remove_gates(self) -> None:
         for handler in tuple(self.gated):
             handler.removeFilter(self.gate)
         self.gated = weakref.WeakSet()
+        self._synced = []
 
 
 class Installation:

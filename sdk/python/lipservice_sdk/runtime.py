@@ -20,7 +20,7 @@ from lipservice_sdk.buffer import ErrorContextBuffer
 from lipservice_sdk.client import LipServiceClient
 from lipservice_sdk.config import DEFAULT_POSTHOG_HOST, AdaptiveConfig
 from lipservice_sdk.counters import Counters
-from lipservice_sdk.decision import Decider, Decision
+from lipservice_sdk.decision import PATTERN_ATTRIBUTE, RATE_ATTRIBUTE, Decider, Decision
 from lipservice_sdk.events import AttributeValue, LogEvent, hex_id
 from lipservice_sdk.policy import PolicyDocument, PolicyFormatError, policy_from_dict, policy_from_json
 from lipservice_sdk.policy_source import PolicyCache, PolicyPoller
@@ -217,9 +217,9 @@ class AdaptiveLogging:
 
     def _record(self, event: LogEvent, decision: Decision, export: bool) -> None:
         counters = self.counters
-        counters.add("seen")
-        counters.add("kept" if decision.keep else "dropped")
-        size = len(event.message.encode("utf-8", "replace"))
+        counters.add_line(kept=decision.keep)
+        message = event.message
+        size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
         if self._aggregator is not None:
             self._aggregator.add(decision.pattern_id, event.timestamp, seen=1, kept=int(decision.keep), size=size)
         sink = self._sink
@@ -245,18 +245,20 @@ class AdaptiveLogging:
         from lipservice_sdk.exporter import OutRecord
 
         attributes: dict[str, AttributeValue] = dict(event.attributes)
-        attributes.update(decision.attributes())
+        attributes[RATE_ATTRIBUTE] = decision.rate
+        attributes[PATTERN_ATTRIBUTE] = decision.pattern_id
         if context:
             attributes[CONTEXT_ATTRIBUTE] = True
         return OutRecord(
-            body=event.message,
-            severity_text=event.level,
-            severity_number=event.severity_number,
-            timestamp_ns=int(event.timestamp * 1e9),
-            attributes=attributes,
-            trace_id=hex_id(event.trace_id, bits=128),
-            span_id=hex_id(event.span_id, bits=64),
-            error=event.level in ALWAYS_KEPT,
+            event.message,
+            event.level,
+            event.severity_number,
+            int(event.timestamp * 1e9),
+            attributes,
+            hex_id(event.trace_id, bits=128) if event.trace_id else 0,
+            hex_id(event.span_id, bits=64) if event.span_id else 0,
+            0,
+            event.level in ALWAYS_KEPT,
         )
 
     def stats(self) -> dict[str, int]:
@@ -334,6 +336,9 @@ class AdaptiveLogging:
 
 def _footprint(event: LogEvent) -> int:
     """A rough size in bytes of a held line, for the error-context byte cap."""
+    rough_size = getattr(event.attributes, "rough_size", None)
+    if rough_size is not None:
+        return 200 + len(event.message) + int(rough_size())
     attributes = sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in event.attributes.items())
     return 200 + len(event.message) + attributes
 

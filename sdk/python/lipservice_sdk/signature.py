@@ -206,6 +206,7 @@ class _Memo:
 
 
 _LINES = _Memo()
+_MESSAGE_MEMO_CHARS = 512  # longer lines are rarely repeated exactly and would crowd the message memo
 _HEX_CHARS = "0123456789abcdefABCDEF"
 _HEX_CLASSES = str.maketrans(_HEX_CHARS, "9999999999aaaaaaaaaaaa")
 _PARTIAL = _Memo()  # "" marks a partial shape whose folded digits can survive into the key
@@ -362,8 +363,23 @@ def signature_of_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+_SIGNATURES = _Memo()  # template key -> signature
+_MESSAGES = _Memo()  # message -> signature, for lines repeated word for word
+
+
 def signature(message: str) -> str:
-    return signature_of_key(template_key(message))
+    """signature_of_key(template_key(message)), remembered per message and per key (the SDK's per-line cost)."""
+    found = _MESSAGES.recent.get(message)
+    if found is not None:
+        return found
+    key = template_key(message)
+    sig = _SIGNATURES.recent.get(key) or _SIGNATURES.get(key)
+    if sig is None:
+        sig = signature_of_key(key)
+        _SIGNATURES.put(key, sig)
+    if len(message) <= _MESSAGE_MEMO_CHARS:
+        _MESSAGES.put(message, sig)
+    return sig
 
 
 def template_to_regex(template: str) -> str:
