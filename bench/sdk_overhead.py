@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "sdk" / "python")]
 
 from lipservice_sdk import configure_adaptive_logging  # noqa: E402
 from lipservice_sdk.signature import signature, template_key  # noqa: E402
+from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 
@@ -152,14 +153,14 @@ def measure(name: str, lines: list[str], rate: float, *, traced: bool, rounds: i
                 for index, line in enumerate(lines):
                     if traced and index % 8 == 0:
                         span = tracer.start_span("request")
-                        token = trace.context_api.attach(trace.set_span_in_context(span))
+                        token = otel_context.attach(trace.set_span_in_context(span))
                     started = clock()
                     plain.info(line)
                     middle = clock()
                     app.info(line)
                     ended = clock()
                     if traced and index % 8 == 7:
-                        trace.context_api.detach(token)
+                        otel_context.detach(token)
                         span.end()
                     if round_number:
                         plain_ns.append(middle - started)

@@ -36,7 +36,7 @@ DEFAULT_RATE = "default_rate"
 ERROR_CONTEXT = "error_context"
 
 T = TypeVar("T")
-_CANONICAL: frozenset[str | int | None] = frozenset(SEVERITIES)
+_CANONICAL: frozenset[str] = frozenset(SEVERITIES)
 
 
 @dataclass(slots=True)
@@ -206,7 +206,7 @@ class Decider:
         sig = signature or line_signature(message)
         if policy is None:
             return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
-        level = severity if severity in _CANONICAL else normalize_severity(severity)
+        level = severity if isinstance(severity, str) and severity in _CANONICAL else normalize_severity(severity)
         now = self._clock() if timestamp is None else timestamp
         rule = index.lookup(signature=sig, message=message)
         pattern_id = rule.id if rule is not None else UNMATCHED_PREFIX + sig
