@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.clickhouse, pytest.mark.django_db]
 
 ROWS = 30_000
 PAGE_SIZE = 500
-# The service's ~8,000 rows come to about 2 MB in 16 pages; the server dies once about two pages have been sent.
+# The service's ~8,000 rows come to about 2 MB in 17 pages; the server dies after about two pages have been sent.
 KILL_AFTER_BYTES = 300_000
 
 
