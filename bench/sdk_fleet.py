@@ -130,9 +130,13 @@ def wait_for(url: str, key: str) -> None:
 
 
 def server_errors(log: Path) -> Counter[str]:
-    """The exceptions behind 5xx answers, from gunicorn's output (Django logs each with its traceback)."""
+    """The causes of 5xx answers and lost workers, from gunicorn's output."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-    return Counter(re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Detected|Timeout)\b)", text, re.M))
+    found = Counter(re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Detected|Timeout)\b)", text, re.M))
+    # Database errors answered 503 are logged as one warning line, not a traceback.
+    found.update(re.findall(r"(database unavailable: [^\n\"]*)", text))
+    found.update(re.findall(r"(WORKER TIMEOUT)", text))
+    return found
 
 
 def percentile(values: list[float], share: float) -> float:

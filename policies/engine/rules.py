@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from lipservice_sdk.policy import KeepRules, PatternRule, PolicyDocument
 from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
+from lipservice_sdk.signature import WILDCARD
 
 from policies.engine.checker import Limits
 from policies.engine.stats import PatternStats
@@ -111,7 +112,7 @@ def generate_rule_policy(
     rules = tuple(
         PatternRule(
             id=p.stats.id,
-            template=p.stats.template,
+            template=bounded_template(p.stats.template, config.limits.max_template_length),
             signatures=tuple(p.stats.signatures[: config.limits.max_signatures_per_pattern]),
             rate=rates[p.stats.id],
             reason=_reason(p, rates[p.stats.id], total_lines=sum(s.count for s in stats), config=config),
@@ -130,6 +131,24 @@ def generate_rule_policy(
         reasoning=_reasoning(plans, rates, wanted=wanted, achieved=achieved, total_bytes=total_bytes)
         + ("" if config.first_per_signature else _COARSE_NOTE),
     ).with_etag()
+
+
+def bounded_template(template: str, limit: int) -> str:
+    """The template, or for one longer than `limit` its leading tokens then `<*>`: a whole-token wildcard covers
+    the rest, so the shorter template still covers every line of the pattern (its signatures still name them)."""
+    if len(template) <= limit:
+        return template
+    kept: list[str] = []
+    length = 0
+    for token in template.split(" "):
+        if length + len(token) + 1 + len(WILDCARD) > limit:
+            break
+        kept.append(token)
+        length += len(token) + 1
+    if not kept:
+        first = template.split(" ", 1)[0]
+        return first[: max(0, limit - 2 * len(WILDCARD) - 1)] + WILDCARD + " " + WILDCARD
+    return " ".join([*kept, WILDCARD])
 
 
 def estimate_reduction(

@@ -193,3 +193,27 @@ def test_estimate_reduction_agrees_with_the_generator_when_it_drops_signature_fi
     policy = generate_rule_policy(service="svc", stats=stats, target=ReductionTarget(0.7))
     assert policy.keep.first_per_signature is False
     assert abs(estimate_reduction(policy=policy, stats=stats) - 0.7) < 0.02
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "payload " + " ".join(f"field{i}=value{i}" for i in range(600)),  # many tokens
+        "blob=" + "x" * 5_000 + " end",  # one enormous token
+    ],
+)
+def test_a_pattern_with_a_template_over_the_limit_ships_with_a_shorter_template_that_still_covers_it(
+    line: str,
+) -> None:
+    from lipservice_sdk.signature import template_key, template_matches
+
+    key = template_key(line)
+    assert len(key) > RuleConfig().limits.max_template_length
+    mix = [*_mix(), stats("long", key, 2000, examples=(line,))]
+    policy = generate_rule_policy(service="api", stats=mix, target=ReductionTarget(0.8), generated_at=WHEN)
+
+    assert find_violations(policy, stats=mix) == []
+    (rule,) = [p for p in policy.patterns if p.id == "long"]
+    assert len(rule.template) <= RuleConfig().limits.max_template_length
+    assert template_matches(rule.template, line)
+    assert not template_matches(rule.template, "GET /healthz 3 ms")
