@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from lipservice_sdk import __version__
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.event import EventHook
@@ -30,7 +31,7 @@ from locust.event import EventHook
 POLICY = "GET /api/v1/policies/{service}"
 STATS = "POST /api/v1/patterns/stats"
 RESEND = "POST /api/v1/patterns/stats (re-sent acknowledged batch)"
-SDK = {"name": "lipservice-sdk", "version": "0.1.0"}
+SDK = {"name": "lipservice-sdk", "version": __version__}
 JITTER = 0.1  # lipservice_sdk.policy_source.JITTER
 
 _services: list[dict[str, Any]] = []

@@ -37,9 +37,13 @@ class ApiKeyRateThrottle(BaseThrottle):
         return f"ip:{self.get_ident(request)}"
 
     def allow_request(self, request: Request, view: Any) -> bool:
+        return self.allow(self.ident_for(request))
+
+    def allow(self, ident: str) -> bool:
+        """Count one request for `ident` (`key:<pk>`, `user:<pk>`, `ip:<address>`) in the current window."""
         now = time.time()
         window = int(now // self.duration)
-        key = f"throttle:{self.scope}:{self.ident_for(request)}:{window}"
+        key = f"throttle:{self.scope}:{ident}:{window}"
         try:
             # add() is a no-op when the key exists; incr() is atomic in Redis and under the local-memory lock.
             count = counter_incr(key, timeout=self.duration + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +17,9 @@ from rest_framework.views import APIView
 
 from lipservice.authentication import ApiKeyUser
 from lipservice.errors import NotFound
+from lipservice.selectors import api_key_find_active
+from lipservice.services import api_key_touch
+from lipservice.throttling import ApiKeyRateThrottle
 from patterns.selectors import pattern_get, pattern_list_for_service, pattern_windows, service_get, service_total_bytes
 from patterns.serializers import PatternDetailOutputSerializer, PatternOutputSerializer
 from policies.cache import CachedPolicy, policy_cache_get, policy_cache_set
@@ -58,11 +61,52 @@ def _active_policy(team: Any, name: str) -> CachedPolicy | None:
     return entry
 
 
+def _policy_response(request: HttpRequest, entry: CachedPolicy) -> HttpResponse:
+    if_none_match = request.headers.get("If-None-Match", "")
+    response: HttpResponse
+    if entry.etag in [tag.strip() for tag in if_none_match.split(",")]:
+        response = HttpResponseNotModified()
+    else:
+        # The cached bytes are the response: the hottest read neither parses nor re-renders the document.
+        response = HttpResponse(entry.body, content_type="application/json")
+    response["ETag"] = entry.etag
+    patch_cache_control(response, private=True, max_age=POLICY_MAX_AGE_SECONDS)
+    return response
+
+
+def _sdk_read(request: HttpRequest, service: str) -> HttpResponse | None:
+    """The SDK's poll, answered without DRF's request machinery when everything is in order: a valid key, a policy
+    to serve and room under the key's rate limit. Anything else (no or bad key, staff sessions, no policy, over
+    the limit) returns None and takes the full path, which gives the usual error bodies."""
+    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw or " " in raw:
+        return None
+    key = api_key_find_active(raw=raw)
+    if key is None:
+        return None
+    try:
+        entry = _active_policy(key.team, service)
+    except NotFound:
+        return None
+    if entry is None or not ApiKeyRateThrottle().allow(f"key:{key.pk}"):
+        return None
+    api_key_touch(key=key)
+    return _policy_response(request, entry)
+
+
 def _json(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 class PolicyView(APIView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "GET":
+            served = _sdk_read(request, kwargs.get("service", ""))
+            if served is not None:
+                return served
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         summary="The active policy of a service (SDKs poll this)",
         parameters=[OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False)],
@@ -72,16 +116,7 @@ class PolicyView(APIView):
         entry = _active_policy(request.team, service)  # type: ignore[attr-defined]
         if entry is None:
             raise NotFound(f"Service {service!r} has no active policy; SDKs keep every line until one is published.")
-        if_none_match = request.headers.get("If-None-Match", "")
-        response: HttpResponse
-        if entry.etag in [tag.strip() for tag in if_none_match.split(",")]:
-            response = HttpResponseNotModified()
-        else:
-            # The cached bytes are the response: the hottest read neither parses nor re-renders the document.
-            response = HttpResponse(entry.body, content_type="application/json")
-        response["ETag"] = entry.etag
-        patch_cache_control(response, private=True, max_age=POLICY_MAX_AGE_SECONDS)
-        return response
+        return _policy_response(request, entry)
 
     @extend_schema(
         summary="Publish (or propose) a policy after the safety checker",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from model_bakery import baker
 from rest_framework.test import APIClient
 
 from lipservice.models import Team
+from lipservice.services import api_key_create, api_key_revoke
 from patterns.models import Service
 from policies.cache import policy_cache_counters
 from policies.models import AuditEntry, PolicyVersion
@@ -100,6 +102,61 @@ def test_policy_is_served_from_the_database_when_redis_is_down(client: APIClient
         response = client.get("/api/v1/policies/checkout")
     assert response.status_code == 200
     assert response.json()["version"] == 1
+
+
+def test_the_policy_body_is_the_stored_document_byte_for_byte_as_json(client: APIClient, service: Service) -> None:
+    created = publish(client, make_document()).json()
+    response = client.get("/api/v1/policies/checkout")
+    assert response["Content-Type"] == "application/json"
+    version = PolicyVersion.objects.get(service=service, number=created["number"])
+    assert json.loads(response.content) == version.document
+    second = client.get("/api/v1/policies/checkout")  # now from the cache
+    assert second.content == response.content and second["ETag"] == response["ETag"]
+    listed = client.get("/api/v1/policies/checkout", HTTP_IF_NONE_MATCH=f'"other", {response["ETag"]}')
+    assert listed.status_code == 304
+
+
+def test_policy_reads_count_against_the_key_rate_limit(client: APIClient, service: Service, settings: Any) -> None:
+    publish(client, make_document())
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}  # a day: the window cannot roll over mid-test
+    with override_settings(REST_FRAMEWORK=rest):
+        codes = [client.get("/api/v1/policies/checkout").status_code for _ in range(3)]
+        throttled = client.get("/api/v1/policies/checkout")
+    assert codes == [200, 200, 200]
+    assert throttled.status_code == 429 and throttled.json()["error"]["code"] == "throttled"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [("", 401), ("Bearer lsk_not_a_key", 401), ("Token abc", 401), ("Bearer two words", 401)],
+)
+def test_policy_reads_without_a_good_key_get_the_usual_error_body(
+    client: APIClient, service: Service, authorization: str, status: int
+) -> None:
+    publish(client, make_document())
+    anonymous = APIClient()
+    response = anonymous.get("/api/v1/policies/checkout", HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+def test_a_revoked_key_cannot_read_policies(team: Team, service: Service) -> None:
+    key, raw = api_key_create(team=team, name="sdk")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    publish(api, make_document())
+    assert api.get("/api/v1/policies/checkout").status_code == 200
+    api_key_revoke(key=key)
+    assert api.get("/api/v1/policies/checkout").status_code == 401
+
+
+def test_another_teams_key_cannot_read_the_policy(client: APIClient, service: Service, other_team: Team) -> None:
+    publish(client, make_document())
+    _, raw = api_key_create(team=other_team, name="sdk")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/policies/checkout").status_code == 404
 
 
 def test_history_diff_and_rollback(client: APIClient, service: Service) -> None:
