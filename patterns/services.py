@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from lipservice_sdk.severity import normalize_severity
 
@@ -68,8 +67,12 @@ def pattern_stats_ingest(
         try:
             return _stats_ingest(service=service, batch_id=batch_id, entries=entries, sdk=sdk)
         except IntegrityError:
-            # A concurrent batch created one of the same windows first; this attempt rolled back entirely.
+            # A concurrent batch created one of the same placeholder patterns first; this attempt rolled back.
             if attempt == 2:
+                raise
+        except OperationalError as exc:
+            # The database chose this transaction as a deadlock victim: it rolled back entirely, so retry it.
+            if attempt == 2 or getattr(exc.__cause__, "sqlstate", None) != "40P01":
                 raise
     raise AssertionError("unreachable")
 
@@ -92,37 +95,44 @@ def _stats_ingest(*, service: Service, batch_id: str, entries: list[StatsEntry],
         acc[2] += entry.bytes_seen
         acc[3] += entry.bytes_kept
     patterns = _patterns_by_id(service=service, ids={pid for pid, _ in totals})
-    existing = {
-        (w.pattern_id, w.bucket_start): w.pk
-        for w in PatternWindow.objects.filter(
-            service=service, bucket_seconds=WINDOW_SECONDS, bucket_start__in={bucket for _, bucket in totals}
-        ).only("pk", "pattern_id", "bucket_start")
-    }
-    new: list[PatternWindow] = []
-    for (pid, bucket), (seen, kept, bytes_seen, bytes_kept) in totals.items():
-        pk = existing.get((patterns[pid].pk, bucket))
-        if pk is not None:
-            PatternWindow.objects.filter(pk=pk).update(
-                sdk_seen=F("sdk_seen") + seen,
-                sdk_kept=F("sdk_kept") + kept,
-                sdk_bytes_seen=F("sdk_bytes_seen") + bytes_seen,
-                sdk_bytes_kept=F("sdk_bytes_kept") + bytes_kept,
-            )
-            continue
-        new.append(
-            PatternWindow(
-                service=service,
-                pattern=patterns[pid],
-                bucket_start=bucket,
-                bucket_seconds=WINDOW_SECONDS,
-                sdk_seen=seen,
-                sdk_kept=kept,
-                sdk_bytes_seen=bytes_seen,
-                sdk_bytes_kept=bytes_kept,
-            )
-        )
-    PatternWindow.objects.bulk_create(new, batch_size=1000)
+    rows = sorted(
+        ((patterns[pid].pk, bucket, *values) for (pid, bucket), values in totals.items()), key=lambda r: (r[0], r[1])
+    )
+    _windows_add(service=service, rows=rows)
     return StatsIngestResult(accepted=len(entries), duplicate=False)
+
+
+_WINDOW_COLUMNS = (
+    "service_id", "pattern_id", "bucket_start", "bucket_seconds", "count", "bytes", "errors",
+    "sdk_seen", "sdk_kept", "sdk_bytes_seen", "sdk_bytes_kept",
+)  # fmt: skip
+_SDK_COLUMNS = ("sdk_seen", "sdk_kept", "sdk_bytes_seen", "sdk_bytes_kept")
+
+
+def _windows_add(*, service: Service, rows: list[tuple[int, datetime, int, int, int, int]]) -> None:
+    """Add SDK counts to hourly windows in one upsert per chunk (PostgreSQL and SQLite: ON CONFLICT DO UPDATE).
+
+    Rows go in (pattern, bucket) order, so concurrent batches of one service lock windows in the same order and
+    cannot deadlock each other."""
+    quote = connection.ops.quote_name
+    table = quote(PatternWindow._meta.db_table)
+    columns = ", ".join(quote(c) for c in _WINDOW_COLUMNS)
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in _SDK_COLUMNS)
+    placeholders = "(" + ", ".join(["%s"] * len(_WINDOW_COLUMNS)) + ")"
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        params: list[Any] = []
+        for pattern_pk, bucket, seen, kept, bytes_seen, bytes_kept in chunk:
+            bucket_value = connection.ops.adapt_datetimefield_value(bucket)
+            params += [service.pk, pattern_pk, bucket_value, WINDOW_SECONDS, 0, 0, 0]
+            params += [seen, kept, bytes_seen, bytes_kept]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608
+                f"ON CONFLICT ({quote('pattern_id')}, {quote('bucket_start')}, {quote('bucket_seconds')}) "
+                f"DO UPDATE SET {updates}",
+                params,
+            )
 
 
 def _patterns_by_id(*, service: Service, ids: set[str]) -> dict[str, Pattern]:

@@ -81,6 +81,9 @@ def test_sdk_fetches_the_policy_reports_counts_and_matches_the_simulation(
             cache_dir=tmp_path,
             stats_interval=0.5,
             seed=1,
+            # Two days of lines arrive here in well under a second: a queue that holds them all, so that what
+            # PostHog receives is what the policy kept (shedding under pressure has tests of its own).
+            max_queue_size=len(lines),
         )
         try:
             assert wait_until(lambda: handle.policy is not None and handle.policy.version == version.number, 15)
@@ -98,6 +101,7 @@ def test_sdk_fetches_the_policy_reports_counts_and_matches_the_simulation(
                 record.created = line.timestamp.timestamp()
                 logger.handle(record)
             assert handle.flush(timeout=30)
+            assert handle.stats()["shed"] == 0
         finally:
             handle.shutdown(timeout=10)
         kept_at_posthog = otlp.logs
