@@ -7,4 +7,4 @@ COPY . /app
 RUN pip install ./sdk/python . && python manage.py collectstatic --noinput --verbosity 0
 USER lipservice
 EXPOSE 8000
-CMD ["gunicorn", "lipservice.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "lipservice.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]

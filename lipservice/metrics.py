@@ -20,6 +20,9 @@ LLM_FAILURES = Counter("lipservice_llm_failures_total", "LLM answers replaced by
 ANALYSIS_LINES = Counter("lipservice_analysis_lines_total", "Log lines analysed", ["method"])
 ANALYSIS_SECONDS = Histogram("lipservice_analysis_seconds", "Duration of analysis runs", ["status"])
 POLICY_CACHE = Counter("lipservice_policy_cache_total", "Policy cache lookups", ["outcome"])
+POLICY_FAST_READS = Counter(
+    "lipservice_policy_fast_reads_total", "Policy polls answered in front of Django (lipservice.fastpath)"
+)
 STATS_INGESTED = Counter("lipservice_stats_entries_total", "SDK stats entries ingested", ["outcome"])
 SAVINGS_RATIO = Gauge(
     "lipservice_policy_expected_reduction_ratio",

@@ -52,6 +52,16 @@ def api_key_find_active(*, raw: str) -> ApiKey | None:
     return key
 
 
+def api_key_find_local(*, raw: str) -> ApiKey | None:
+    """The key if this process resolved it within API_KEY_LOCAL_SECONDS; None means "ask api_key_find_active"."""
+    if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
+        return None
+    local = _LOCAL_KEYS.get(hash_api_key(raw))
+    if local is None or local[0] <= time.monotonic():
+        return None
+    return local[1]
+
+
 def api_key_forget_local(*, key_hash: str) -> None:
     _LOCAL_KEYS.pop(key_hash, None)
 

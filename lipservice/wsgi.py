@@ -7,4 +7,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lipservice.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from lipservice.fastpath import PolicyReadFastPath  # noqa: E402 - needs the settings loaded above
+
+# SDK policy polls in the common case are answered in front of Django; everything else goes to Django.
+application = PolicyReadFastPath(django_application)

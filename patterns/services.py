@@ -96,7 +96,8 @@ def _stats_ingest(*, service: Service, batch_id: str, entries: list[StatsEntry],
         acc[3] += entry.bytes_kept
     patterns = _patterns_by_id(service=service, ids={pid for pid, _ in totals})
     rows = sorted(
-        ((patterns[pid].pk, bucket, *values) for (pid, bucket), values in totals.items()), key=lambda r: (r[0], r[1])
+        (patterns[pid].pk, bucket, seen, kept, bytes_seen, bytes_kept)
+        for (pid, bucket), (seen, kept, bytes_seen, bytes_kept) in totals.items()
     )
     _windows_add(service=service, rows=rows)
     return StatsIngestResult(accepted=len(entries), duplicate=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.utils.http import parse_etags
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
@@ -24,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 POLICY_TTL_SECONDS = 3600
 _ERRORS = (ConnectionInterrupted, RedisError, OSError)
-_LOOKUPS = "policy:cache:lookup"
-_MISSES = "policy:cache:miss"
+LOOKUPS_COUNTER = _LOOKUPS = "policy:cache:lookup"
+MISSES_COUNTER = _MISSES = "policy:cache:miss"
 _ERRORS_COUNTER = "policy:cache:error"
 
 
@@ -40,13 +41,19 @@ class CachedPolicy:
 
     @classmethod
     def decode(cls, raw: bytes) -> CachedPolicy | None:
+        """The entry from its stored form; None for anything else (a value written by an older release)."""
         parts = raw.split(b"\n", 2)
         if len(parts) != 3 or not parts[1].isdigit():
             return None
-        return cls(etag=parts[0].decode("ascii"), version=int(parts[1]), body=parts[2])
+        return cls(etag=parts[0].decode("ascii", "replace"), version=int(parts[1]), body=parts[2])
+
+    def matches(self, if_none_match: str) -> bool:
+        """Whether an If-None-Match header names this entry (or is `*`)."""
+        etags = parse_etags(if_none_match) if if_none_match else []
+        return self.etag in etags or "*" in etags
 
 
-def _key(team_id: int, service_name: str) -> str:
+def policy_cache_key(team_id: int, service_name: str) -> str:
     # Keyed by what the request names, so a cached read needs no database lookup of the service.
     return f"policy:active:{team_id}:{service_name}"
 
@@ -72,7 +79,7 @@ def _read(key: str) -> bytes | None:
 
 def policy_cache_get(team_id: int, service_name: str) -> CachedPolicy | None:
     try:
-        raw = _read(_key(team_id, service_name))
+        raw = _read(policy_cache_key(team_id, service_name))
     except _ERRORS as exc:
         logger.warning("policy cache unavailable, reading the database: %s", exc)
         POLICY_CACHE.labels("error").inc()
@@ -88,7 +95,7 @@ def policy_cache_get(team_id: int, service_name: str) -> CachedPolicy | None:
 
 
 def policy_cache_set(team_id: int, service_name: str, entry: CachedPolicy) -> None:
-    key = _key(team_id, service_name)
+    key = policy_cache_key(team_id, service_name)
     try:
         client = redis_client()
         if client is None:
@@ -101,7 +108,7 @@ def policy_cache_set(team_id: int, service_name: str, entry: CachedPolicy) -> No
 
 def policy_cache_invalidate(team_id: int, service_name: str) -> bool:
     try:
-        cache.delete(_key(team_id, service_name))
+        cache.delete(policy_cache_key(team_id, service_name))
     except _ERRORS as exc:
         logger.warning("policy cache invalidation failed: %s", exc)
         return False

@@ -62,9 +62,8 @@ def _active_policy(team: Any, name: str) -> CachedPolicy | None:
 
 
 def _policy_response(request: HttpRequest, entry: CachedPolicy) -> HttpResponse:
-    if_none_match = request.headers.get("If-None-Match", "")
     response: HttpResponse
-    if entry.etag in [tag.strip() for tag in if_none_match.split(",")]:
+    if entry.matches(request.headers.get("If-None-Match", "")):
         response = HttpResponseNotModified()
     else:
         # The cached bytes are the response: the hottest read neither parses nor re-renders the document.
