@@ -7,4 +7,6 @@ COPY . /app
 RUN pip install ./sdk/python . && python manage.py collectstatic --noinput --verbosity 0
 USER lipservice
 EXPOSE 8000
-CMD ["gunicorn", "lipservice.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]
+# One gthread worker per core (gunicorn reads WEB_CONCURRENCY); the policy poll path is measured in bench/RESULTS.md.
+ENV WEB_CONCURRENCY=2
+CMD ["gunicorn", "lipservice.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--access-logfile", "-"]
