@@ -158,9 +158,10 @@ def main() -> None:
     parser.add_argument("--patterns", type=int, default=40, help="patterns in each service's policy")
     parser.add_argument("--patterns-per-batch", type=int, default=30, help="mean stats entries per minute in a batch")
     parser.add_argument("--resend-share", type=float, default=0.02, help="share of reports that re-send an acked batch")
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="more than 1 makes gunicorn use gthread workers")
-    parser.add_argument("--worker-class", default="sync")
+    # The deployment's settings (Dockerfile, compose.yaml): a gthread worker per core, 4 threads each.
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--no-write", action="store_true", help="print the section without writing RESULTS.md")
     args = parser.parse_args()
 

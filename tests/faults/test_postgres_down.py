@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from lipservice_fakes import wait_until
 
 from tests.faults.conftest import PATTERNS, SERVICE, App
-from tests.faults.instances import wait_until
 from tests.faults.traffic import SdkTraffic
 
 pytestmark = pytest.mark.services

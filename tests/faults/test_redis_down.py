@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from lipservice_fakes import wait_until
 
 from tests.faults.conftest import App
-from tests.faults.instances import wait_until
 from tests.faults.traffic import SdkTraffic
 
 pytestmark = pytest.mark.services
