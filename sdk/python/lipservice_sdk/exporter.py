@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ _log = logging.getLogger("lipservice_sdk")
 AttributeValue = str | bool | int | float
 # Above this share of the queue only errors are accepted, so a flood of INFO lines cannot shed an error.
 ERROR_RESERVE = 0.1
+# Records wait at most this long on the logging side before the feeder hands them to OpenTelemetry...
+FEED_SECONDS = 0.05
+# ...or until this many are waiting, when the logging thread hands them over itself.
+FEED_BATCH = 256
 
 
 @dataclass(slots=True)
@@ -93,6 +98,10 @@ class OtlpSink:
         self._soft_cap = max(1, int(max_queue_size * (1 - ERROR_RESERVE)))
         self._lock = threading.Lock()
         self._queued = 0
+        self._pending: deque[OutRecord] = deque()
+        self._feed_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._feeder: threading.Thread | None = None
         self._build()
 
     def _build(self) -> None:
@@ -130,40 +139,86 @@ class OtlpSink:
             self._queued = max(0, self._queued - count)
 
     def emit(self, record: OutRecord) -> bool:
-        """Queue one record; False when it was shed because the queue is full."""
+        """Queue one record; False when it was shed because the queue is full.
+
+        The logging thread only appends to a deque; the SDK's feeder thread turns records into OpenTelemetry log
+        records (attribute checks and copies) and hands them to the batch processor every FEED_SECONDS. When
+        FEED_BATCH records are waiting (a burst), the logging thread feeds them itself: a producer that outruns
+        the feeder slows down instead of filling the queue.
+        """
         if not self._admit(record.error):
             return False
+        pending = self._pending
+        pending.append(record)
+        if self._feeder is None:
+            self._start_feeder()
+        if len(pending) >= FEED_BATCH:
+            self._feed()
+        return True
+
+    def _start_feeder(self) -> None:
+        with self._lock:
+            if self._feeder is None:
+                self._feeder = start_thread(self._feed_loop, "lipservice-otlp-feeder")
+
+    def _feed_loop(self) -> None:
+        stopped = self._stopped
+        while not stopped.wait(FEED_SECONDS):
+            self._feed()
+
+    def _feed(self) -> None:
+        with self._feed_lock:
+            pending = self._pending
+            while pending:
+                try:
+                    record = pending.popleft()
+                except IndexError:
+                    return
+                try:
+                    self._emit_now(record)
+                except Exception:
+                    self._dequeued(1)
+                    self.counters.add("internal_errors")
+                    _log.debug("lipservice: handing a record to OpenTelemetry failed", exc_info=True)
+
+    def _emit_now(self, record: OutRecord) -> None:
         context: Context | None = None
         if record.trace_id:
             span_context = SpanContext(record.trace_id, record.span_id, False, TraceFlags(record.trace_flags & 0xFF))
             context = trace.set_span_in_context(NonRecordingSpan(span_context), Context())
-        try:
-            self._logger.emit(
-                LogRecord(
-                    timestamp=record.timestamp_ns,
-                    context=context,
-                    severity_text=record.severity_text,
-                    severity_number=SeverityNumber(record.severity_number),
-                    body=record.body,
-                    attributes=record.attributes,
-                )
+        self._logger.emit(
+            LogRecord(
+                timestamp=record.timestamp_ns,
+                context=context,
+                severity_text=record.severity_text,
+                severity_number=SeverityNumber(record.severity_number),
+                body=record.body,
+                attributes=record.attributes,
             )
-        except Exception:
-            self._dequeued(1)
-            raise
-        return True
+        )
 
     def flush(self, timeout: float) -> bool:
-        return _with_deadline(lambda: self._provider.force_flush(int(timeout * 1000)), timeout)
+        def run() -> object:
+            self._feed()
+            return self._provider.force_flush(int(timeout * 1000))
+
+        return _with_deadline(run, timeout)
 
     def shutdown(self, timeout: float) -> bool:
-        return _with_deadline(self._provider.shutdown, timeout)
+        def run() -> object:
+            self._feed()
+            self._stopped.set()
+            self._provider.shutdown()
+            return True
+
+        return _with_deadline(run, timeout)
 
     def after_fork_in_child(self) -> None:
         # The inherited HTTP session may share sockets with the parent: abandon the old pipeline, build a new one.
         old = self._provider
         self._lock = threading.Lock()
         self._queued = 0
+        self._reset_feeder()
         self._build()
         if self._custom_exporter is not None:  # shared with the new pipeline: shutting the old one down would close it
             return
@@ -171,6 +226,12 @@ class OtlpSink:
             old.shutdown()
         except Exception:
             _log.debug("lipservice: closing the inherited OTLP pipeline failed", exc_info=True)
+
+    def _reset_feeder(self) -> None:
+        self._pending = deque()
+        self._feed_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._feeder = None
 
 
 def _with_deadline(action: Callable[[], object], timeout: float) -> bool:

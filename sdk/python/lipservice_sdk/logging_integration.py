@@ -89,6 +89,10 @@ class RecordAttributes(Mapping[str, AttributeValue]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
 
+    def copy(self) -> dict[str, AttributeValue]:
+        """A plain dict of every attribute (what a kept line carries)."""
+        return dict(self._all())
+
     def rough_size(self) -> int:
         """Bytes, roughly, without building the attributes (for the error-context byte cap)."""
         if self._built is not None:

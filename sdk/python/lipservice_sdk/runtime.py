@@ -244,7 +244,9 @@ class AdaptiveLogging:
     def _out(self, event: LogEvent, decision: Decision, *, context: bool = False) -> OutRecord:
         from lipservice_sdk.exporter import OutRecord
 
-        attributes: dict[str, AttributeValue] = dict(event.attributes)
+        source = event.attributes
+        copy = getattr(source, "copy", None)  # dict and RecordAttributes copy themselves without a key-by-key walk
+        attributes: dict[str, AttributeValue] = copy() if copy is not None else dict(source)
         attributes[RATE_ATTRIBUTE] = decision.rate
         attributes[PATTERN_ATTRIBUTE] = decision.pattern_id
         if context:
