@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http.request import split_domain_port, validate_host
 from opentelemetry import trace
 from redis.exceptions import RedisError
-from rest_framework.throttling import SimpleRateThrottle
 
 from lipservice.cachetools import redis_client
 from lipservice.metrics import POLICY_CACHE, POLICY_FAST_READS, REQUEST_SECONDS
 from lipservice.selectors import api_key_find_local
 from lipservice.services import api_key_touch
+from lipservice.throttling import ApiKeyRateThrottle
 from policies.cache import LOOKUPS_COUNTER, MISSES_COUNTER, CachedPolicy, policy_cache_key
 from policies.views import POLICY_MAX_AGE_SECONDS
 
@@ -81,12 +82,9 @@ class PolicyReadFastPath:
         client = redis_client() if key is not None else None
         if key is None or client is None:
             return None
-        from django.core.cache import cache
-
-        limit, duration = _rate()
-        now = time.time()
-        window = int(now // duration)
-        throttle_key = cache.make_and_validate_key(f"throttle:api_key:key:{key.pk}:{window}")
+        throttle = ApiKeyRateThrottle()
+        limit, duration = throttle.num_requests, throttle.duration
+        throttle_key = cache.make_and_validate_key(throttle.counter_key(f"key:{key.pk}", time.time()))
         policy_key = policy_cache_key(key.team_id, service)
         pipe = client.pipeline(transaction=False)
         pipe.incr(throttle_key)
@@ -96,7 +94,11 @@ class PolicyReadFastPath:
         count, _, raw_entry, _ = pipe.execute()
         entry = CachedPolicy.decode(raw_entry) if isinstance(raw_entry, bytes) else None
         if entry is None:
-            client.incr(cache.make_and_validate_key(MISSES_COUNTER))  # Django's read counts its own lookup
+            # Django serves this one and counts it against the rate limit and as a cache lookup itself.
+            pipe = client.pipeline(transaction=False)
+            pipe.incr(cache.make_and_validate_key(MISSES_COUNTER))
+            pipe.decr(throttle_key)
+            pipe.execute()
             POLICY_CACHE.labels("miss").inc()
             return None
         if int(count) > limit:
@@ -125,13 +127,6 @@ class PolicyReadFastPath:
                     "duration_ms": round(elapsed * 1000, 1),
                 },
             )
-
-
-def _rate() -> tuple[int, int]:
-    rates: dict[str, Any] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # type: ignore[assignment]
-    rate = str(rates["api_key"])
-    limit, duration = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
-    return int(limit or 0), int(duration or 1)
 
 
 def _is_secure(environ: dict[str, Any]) -> bool:

@@ -39,11 +39,16 @@ class ApiKeyRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
         return self.allow(self.ident_for(request))
 
+    def counter_key(self, ident: str, now: float) -> str:
+        """The cache key counting `ident`'s requests in the window holding `now` (lipservice.fastpath counts there
+        too)."""
+        return f"throttle:{self.scope}:{ident}:{int(now // self.duration)}"
+
     def allow(self, ident: str) -> bool:
         """Count one request for `ident` (`key:<pk>`, `user:<pk>`, `ip:<address>`) in the current window."""
         now = time.time()
         window = int(now // self.duration)
-        key = f"throttle:{self.scope}:{ident}:{window}"
+        key = self.counter_key(ident, now)
         try:
             # add() is a no-op when the key exists; incr() is atomic in Redis and under the local-memory lock.
             count = counter_incr(key, timeout=self.duration + 1)

@@ -178,3 +178,14 @@ def test_with_redis_unreachable_django_answers_from_the_database(key: str) -> No
         answer = call(application, key)
     assert answer["status"] == 200 and json.loads(answer["body"])["service"] == "checkout"
     assert fast_reads() == before
+
+
+def test_a_poll_that_misses_the_cache_counts_once_against_the_rate_limit(team: Team, key: str, settings: Any) -> None:
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}
+    with override_settings(REST_FRAMEWORK=rest):
+        assert call(application, key)["status"] == 200  # Django: learns the key, fills the cache
+        policy_publish(service=Service.objects.get(team=team), actor="test", document=make_document(info=0.2))
+        assert call(application, key)["status"] == 200  # misses the cache in front, served by Django
+        assert call(application, key)["status"] == 200  # in front again
+        assert call(application, key)["status"] == 429
