@@ -37,6 +37,27 @@ answers() {
     clickhouse-client --host 127.0.0.1 --port "$PORT" --query "SELECT 1" >/dev/null 2>&1
 }
 
+writable() {
+    clickhouse-client --host 127.0.0.1 --port "$PORT" --multiquery --query \
+        "CREATE TABLE IF NOT EXISTS default.services_probe (x UInt8) ENGINE = Memory; DROP TABLE default.services_probe" \
+        >/dev/null 2>&1
+}
+
+stop_orphans() {
+    # A server started by an earlier run whose folder has since been deleted (a removed clone) still answers but
+    # cannot create tables: stop it so that this run starts its own.
+    local pid cfg
+    for pid in $(pgrep -f "clickhouse-server --config-file=" || true); do
+        cfg="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/^--config-file=//p' | head -n 1)"
+        if [ -n "$cfg" ] && [ ! -e "$cfg" ]; then
+            log "stopping clickhouse $pid: its config $cfg no longer exists"
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
 port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -126,8 +147,13 @@ ensure_chromium() {
 main() {
     ensure_chromium
     ensure_installed
+    stop_orphans
     if answers; then
-        # Ours from an earlier run, or one the machine already runs: either serves the tests.
+        # Ours from an earlier run, or one the machine already runs: either serves the tests if it can write.
+        if ! writable; then
+            log "the clickhouse server on 127.0.0.1:$PORT answers but cannot create a table; stop it or set CLICKHOUSE_PORT"
+            exit 1
+        fi
         log "a clickhouse server already answers on 127.0.0.1:$PORT"
         return
     fi
