@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -76,6 +77,14 @@ class Session:
     def open(self, path: str) -> Any:
         self.page.goto(self.base_url + path)
         return self.page
+
+    @contextlib.contextmanager
+    def database(self) -> Iterator[None]:
+        """For the test's own ORM calls: once the page's requests have settled, and never while the server handles
+        one (with in-memory SQLite the server's threads share the test's connection)."""
+        self.page.wait_for_load_state("networkidle")
+        with SerializedWSGIServer._lock:
+            yield
 
     def shot(self, name: str) -> None:
         if SCREENSHOTS:

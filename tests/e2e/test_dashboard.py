@@ -76,7 +76,8 @@ def test_editor_validates_live_and_publishes_a_new_version(session: Session, das
     page.get_by_role("button", name="Publish").click()
     page.get_by_test_id("editor-message").wait_for()
     assert "Published version 3" in page.get_by_test_id("editor-message").inner_text()
-    active = PolicyVersion.objects.get(service=dashboard_data.service, status=PolicyVersion.Status.ACTIVE)
+    with session.database():
+        active = PolicyVersion.objects.get(service=dashboard_data.service, status=PolicyVersion.Status.ACTIVE)
     assert active.number == 3
     assert active.document["severity_rates"]["INFO"] == 0.12
     assert active.created_by.endswith(dashboard_data.user.get_username())
@@ -116,7 +117,8 @@ def test_rollback_from_the_history_republishes_an_old_version(session: Session, 
     history = page.get_by_test_id("policy-history")
     history.get_by_role("button", name="Roll back to this").first.click()
     page.get_by_text("Version 1 republished as version 3.").wait_for()
-    active = PolicyVersion.objects.get(service=dashboard_data.service, status=PolicyVersion.Status.ACTIVE)
+    with session.database():
+        active = PolicyVersion.objects.get(service=dashboard_data.service, status=PolicyVersion.Status.ACTIVE)
     assert active.number == 3
     assert active.document["patterns"] == dashboard_data.first_version.document["patterns"]
     _settled(session)

@@ -10,7 +10,17 @@ from collections.abc import Callable
 from typing import Protocol
 
 _log = logging.getLogger("lipservice_sdk")
-_local = threading.local()
+
+
+class ThreadState(threading.local):
+    """A per-thread flag read on every logging call; the class attribute is its default, so a read never raises."""
+
+    # Lines logged on this thread are not sampled: it is an SDK or OpenTelemetry export thread, or the SDK is
+    # handling a line on it right now. None: not worked out yet for this thread.
+    skip: bool | None = None
+
+
+thread_state = ThreadState()
 
 
 class ForkAware(Protocol):
@@ -41,19 +51,20 @@ if hasattr(os, "register_at_fork"):
 
 
 def in_sdk_thread() -> bool:
-    """True on the SDK's own threads and on the OpenTelemetry export worker, whose log lines must not loop back."""
-    known = getattr(_local, "sdk", None)
+    """True on the SDK's own threads and on the OpenTelemetry export worker, whose log lines must not loop back
+    (and, briefly, on any thread while the SDK handles a line there)."""
+    known = thread_state.skip
     if known is None:
         # Worked out once per thread: the export worker is recognised by the name OpenTelemetry gives it.
-        known = _local.sdk = threading.current_thread().name.startswith("OtelBatch")
-    return bool(known)
+        known = thread_state.skip = threading.current_thread().name.startswith("OtelBatch")
+    return known
 
 
 def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
     """A daemon helper thread whose log lines, like those of every SDK thread, are never sampled or exported."""
 
     def run() -> None:
-        _local.sdk = True
+        thread_state.skip = True
         target()
 
     thread = threading.Thread(target=run, name=name, daemon=True)
@@ -76,7 +87,7 @@ class Worker:
         self._thread.start()
 
     def _run(self) -> None:
-        _local.sdk = True
+        thread_state.skip = True
         try:
             self._target(self.stop_event)
         except Exception:

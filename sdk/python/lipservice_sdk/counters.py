@@ -34,30 +34,43 @@ COUNTER_NAMES: tuple[str, ...] = (
 
 class Counters:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: Counter[str] = Counter()
+        # Shared with the stats aggregator, so that a line is counted in both under one lock.
+        self.lock = threading.Lock()
+        self.values: Counter[str] = Counter()
+        # Lines seen and kept, updated under `lock` for every line: a plain list is cheaper than the Counter.
+        self.lines: list[int] = [0, 0]
 
     def add(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self._values[name] += amount
+        with self.lock:
+            self.values[name] += amount
 
     def add_line(self, *, kept: bool) -> None:
-        """seen, and kept or dropped, under one lock (this runs for every line)."""
-        with self._lock:
-            values = self._values
-            values["seen"] += 1
-            values["kept" if kept else "dropped"] += 1
+        """One line seen, and kept or dropped."""
+        with self.lock:
+            lines = self.lines
+            lines[0] += 1
+            if kept:
+                lines[1] += 1
 
     def get(self, name: str) -> int:
-        with self._lock:
-            return self._values[name]
+        with self.lock:
+            return self._read(name)
+
+    def _read(self, name: str) -> int:
+        seen, kept = self.lines
+        if name == "seen":
+            return seen
+        if name == "kept":
+            return kept
+        if name == "dropped":
+            return seen - kept
+        return self.values[name]
 
     def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                name: self._values[name] for name in (*COUNTER_NAMES, *sorted(set(self._values) - set(COUNTER_NAMES)))
-            }
+        with self.lock:
+            return {name: self._read(name) for name in (*COUNTER_NAMES, *sorted(set(self.values) - set(COUNTER_NAMES)))}
 
     def reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._values = Counter()
+        self.lock = threading.Lock()
+        self.values = Counter()
+        self.lines = [0, 0]

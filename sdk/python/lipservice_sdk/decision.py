@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from lipservice_sdk.policy import ErrorContext, PatternRule, PolicyDocument
+from lipservice_sdk.policy import AnomalyBoost, ErrorContext, KeepRules, PatternRule, PolicyDocument
 from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES, normalize_severity
 from lipservice_sdk.signature import WILDCARD, template_matches
 from lipservice_sdk.signature import signature as line_signature
@@ -36,6 +36,7 @@ DEFAULT_RATE = "default_rate"
 ERROR_CONTEXT = "error_context"
 
 T = TypeVar("T")
+_floor = math.floor
 _CANONICAL: frozenset[str] = frozenset(SEVERITIES)
 
 
@@ -77,19 +78,6 @@ _TRACE_UNITS: dict[str, float] = {}
 _TRACE_UNITS_LIMIT = 4096
 
 
-def sampling_rate(
-    *, policy: PolicyDocument, rule: PatternRule | None, severity: str, boost: float = 1.0
-) -> tuple[float, str]:
-    """Pattern rate, else severity rate, else default; times the anomaly boost, capped at 1."""
-    if rule is not None:
-        rate, reason = rule.rate, PATTERN_RATE
-    elif severity in policy.severity_rates:
-        rate, reason = policy.severity_rates[severity], SEVERITY_RATE
-    else:
-        rate, reason = policy.default_rate, DEFAULT_RATE
-    return min(1.0, rate * boost), reason
-
-
 def specificity(rule: PatternRule) -> tuple[int, str]:
     """The order in which templates are tried: most literal tokens first, then by id (the server's miner's order)."""
     return (-sum(1 for token in rule.template.split() if token != WILDCARD), rule.id)
@@ -99,13 +87,36 @@ _UNKNOWN = object()
 
 
 class PatternIndex:
-    """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache."""
+    """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache.
 
-    def __init__(self, patterns: tuple[PatternRule, ...], *, cache_size: int = 10_000) -> None:
-        self._by_signature: dict[str, PatternRule] = {}
+    Made once per policy and swapped with it, it also holds the policy's settings flattened for the per-line path
+    (one attribute read each instead of a chain), and what integrations work out once per policy."""
+
+    def __init__(
+        self, patterns: tuple[PatternRule, ...], *, cache_size: int = 10_000, policy: PolicyDocument | None = None
+    ) -> None:
+        self.policy = policy
+        keep = policy.keep if policy is not None else KeepRules(attributes=())
+        boost = policy.anomaly_boost if policy is not None else AnomalyBoost(enabled=False)
+        self.predicates = keep.attributes
+        self.window_seconds = keep.window_seconds
+        self.first_per_pattern = keep.first_per_pattern
+        self.first_per_signature = keep.first_per_signature
+        # A boost that can never apply (off, factor <= 1, no duration) is not tracked at all.
+        self.boosting = boost.enabled and boost.factor > 1.0 and boost.duration_seconds > 0
+        self.boost_factor = boost.factor
+        self.boost_threshold = boost.threshold
+        self.boost_seconds = boost.duration_seconds
+        self.severity_rates = policy.severity_rates if policy is not None else {}
+        self.default_rate = policy.default_rate if policy is not None else 1.0
+        self.trace_consistent = policy.trace_consistent if policy is not None else True
+        # The attributes the keep rules read; an integration may note here where its records carry them.
+        self.keep_attributes: tuple[str, ...] = tuple(predicate.attribute for predicate in keep.attributes)
+        self.record_keys: tuple[str, ...] | None = None
+        self.by_signature: dict[str, PatternRule] = {}
         for rule in patterns:
             for sig in rule.signatures:
-                self._by_signature.setdefault(sig, rule)
+                self.by_signature.setdefault(sig, rule)
         # Most specific template first, so a near catch-all such as `<*> <*>` never shadows a precise one.
         self._templates = sorted(patterns, key=specificity)
         self._cache: OrderedDict[str, PatternRule | None] = OrderedDict()
@@ -113,7 +124,7 @@ class PatternIndex:
         self._lock = threading.Lock()
 
     def lookup(self, *, signature: str, message: str) -> PatternRule | None:
-        found = self._by_signature.get(signature)
+        found = self.by_signature.get(signature)
         if found is not None:
             return found
         cached = self._cache.get(signature, _UNKNOWN)  # a lock-free read; insertion order decides eviction
@@ -127,7 +138,7 @@ class PatternIndex:
         return rule
 
 
-@dataclass
+@dataclass(slots=True)
 class _RateTracker:
     bucket: int
     count: int = 0
@@ -179,18 +190,15 @@ class Decider:
         self._first_seen: OrderedDict[str, int] = OrderedDict()
         self._trackers: OrderedDict[str, _RateTracker] = OrderedDict()
         self._service: _RateTracker | None = None
-        self._policy: PolicyDocument | None = None
-        self._index = PatternIndex((), cache_size=cache_size)
+        self.current = PatternIndex((), cache_size=cache_size)  # the policy and its index, swapped as one
         self.set_policy(policy)
 
     @property
     def policy(self) -> PolicyDocument | None:
-        return self._policy
+        return self.current.policy
 
     def set_policy(self, policy: PolicyDocument | None) -> None:
-        index = PatternIndex(policy.patterns if policy else (), cache_size=self._cache_size)
-        with self._lock:
-            self._policy, self._index = policy, index
+        self.current = PatternIndex(policy.patterns if policy else (), cache_size=self._cache_size, policy=policy)
 
     def decide(
         self,
@@ -202,39 +210,90 @@ class Decider:
         attributes: Mapping[str, Any] | None = None,
         signature: str | None = None,
     ) -> Decision:
-        policy, index = self._policy, self._index
-        sig = signature or line_signature(message)
-        if policy is None:
-            return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
         level = severity if isinstance(severity, str) and severity in _CANONICAL else normalize_severity(severity)
         now = self._clock() if timestamp is None else timestamp
-        rule = index.lookup(signature=sig, message=message)
-        pattern_id = rule.id if rule is not None else UNMATCHED_PREFIX + sig
-        boost = self._observe(pattern_id, now, policy)
+        return self.decide_line(message, level, now, trace_id, attributes, signature)
+
+    def decide_line(
+        self,
+        message: str,
+        level: str,
+        now: float,
+        trace_id: str | None,
+        attributes: Mapping[str, Any] | None,
+        signature: str | None = None,
+        index: PatternIndex | None = None,
+    ) -> Decision:
+        """decide() for a severity already in SEVERITIES and a known timestamp: the SDK's per-line path.
+
+        `attributes` None means the line has none a keep rule could read; `index` is `current` as read by a caller
+        that looked at its policy first."""
+        if index is None:
+            index = self.current
+        sig = signature or line_signature(message)
+        if index.policy is None:
+            return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
+        rule = index.by_signature.get(sig)
+        if rule is None:
+            rule = index.lookup(signature=sig, message=message)
+        key = UNMATCHED_PREFIX + sig
+        pattern_id = key if rule is None else rule.id
+        boost = 1.0
+        if index.boosting:
+            # Count the line for its pattern. The usual case, another line of a known pattern in the current minute,
+            # bumps the counts without the lock: they only feed the spike heuristic, and a rare lost increment under
+            # contention cannot make a decision less safe, only delay a boost by a line.
+            bucket = _floor(now / BOOST_BUCKET_SECONDS)
+            tracker = self._trackers.get(pattern_id)
+            service = self._service
+            if tracker is None or service is None or bucket != tracker.bucket or bucket != service.bucket:
+                with self._lock:
+                    tracker, service = self._tracked(pattern_id, bucket)
+            else:
+                tracker.count += 1
+                service.count += 1
+            if (
+                tracker.count >= BOOST_MIN_LINES
+                and tracker.buckets_seen >= BOOST_WARMUP_BUCKETS
+                and _spiking(tracker, service, index.boost_threshold)
+            ):
+                tracker.boost_until = now + index.boost_seconds
+            if now < tracker.boost_until:
+                boost = 1.0 + (index.boost_factor - 1.0) * min(1.0, (tracker.boost_until - now) / index.boost_seconds)
         if level in ALWAYS_KEPT:
             return Decision(True, 1.0, pattern_id, SEVERITY, sig)
-        keep = policy.keep
-        if keep.attributes and attributes is not None:
-            for predicate in keep.attributes:
+        if attributes is not None:
+            for predicate in index.predicates:
                 if predicate.matches(attributes):
                     return Decision(True, 1.0, pattern_id, ATTRIBUTE, sig)
-        window = keep.window_seconds
-        # Both marks are recorded even when the first already keeps the line, so neither fires twice.
-        first_of_pattern = keep.first_per_pattern and self._first_in_window(pattern_id, now, window)
-        first_of_key = keep.first_per_signature and self._first_in_window(UNMATCHED_PREFIX + sig, now, window)
+        window_seconds = index.window_seconds
+        window = 0 if window_seconds <= 0 else _floor(now / window_seconds)
+        first_seen = self._first_seen
+        # Both marks are recorded even when the first already keeps the line, so neither fires twice. Once a key is
+        # marked in this window the check is a lock-free read (recency is refreshed once per window).
+        first_of_pattern = (
+            index.first_per_pattern and first_seen.get(pattern_id) != window and self._mark_first(pattern_id, window)
+        )
+        first_of_key = index.first_per_signature and first_seen.get(key) != window and self._mark_first(key, window)
         if first_of_pattern or first_of_key:
             return Decision(True, 1.0, pattern_id, FIRST_IN_WINDOW, sig)
-        rate, reason = sampling_rate(policy=policy, rule=rule, severity=level, boost=boost)
-        unit = trace_unit(trace_id) if policy.trace_consistent else None
+        if rule is not None:
+            rate, reason = rule.rate, PATTERN_RATE
+        elif level in index.severity_rates:
+            rate, reason = index.severity_rates[level], SEVERITY_RATE
+        else:
+            rate, reason = index.default_rate, DEFAULT_RATE
+        if boost != 1.0:
+            rate *= boost
+        if rate > 1.0:
+            rate = 1.0
+        unit = trace_unit(trace_id) if trace_id is not None and index.trace_consistent else None
         if unit is None:
             unit = self._rng.random()  # one C call: atomic under the interpreter lock
         return Decision(unit < rate, rate, pattern_id, reason, sig, boost > 1.0)
 
-    def _first_in_window(self, key: str, now: float, window_seconds: int) -> bool:
-        window = 0 if window_seconds <= 0 else math.floor(now / window_seconds)
-        if self._first_seen.get(key) == window:
-            # Already marked in this window: a lock-free read (recency is refreshed once per window, below).
-            return False
+    def _mark_first(self, key: str, window: int) -> bool:
+        """Mark `key` as seen in `window`; True when this call is the first to do so."""
         with self._lock:
             if self._first_seen.get(key) == window:
                 self._first_seen.move_to_end(key)
@@ -245,37 +304,27 @@ class Decider:
                 self._first_seen.popitem(last=False)
             return True
 
-    def _observe(self, key: str, now: float, policy: PolicyDocument) -> float:
-        """Count the line for its pattern and return the anomaly boost in force (1.0 when none)."""
-        settings = policy.anomaly_boost
-        if not settings.enabled or settings.factor <= 1.0:
-            return 1.0
-        bucket = math.floor(now / BOOST_BUCKET_SECONDS)
-        with self._lock:
-            tracker = self._trackers.get(key)
-            if tracker is None:
-                tracker = self._trackers[key] = _RateTracker(bucket=bucket)
-                if len(self._trackers) > self._max_tracked:
-                    self._trackers.popitem(last=False)
-            elif bucket != tracker.bucket:
-                self._trackers.move_to_end(key)  # recency at bucket granularity is enough for eviction
-            service = self._service
-            if service is None:
-                service = self._service = _RateTracker(bucket=bucket)
-            if bucket > tracker.bucket:
-                _count(tracker, bucket)
-            else:
-                tracker.count += 1
-            if bucket > service.bucket:
-                _count(service, bucket)
-            else:
-                service.count += 1
-            if tracker.buckets_seen >= BOOST_WARMUP_BUCKETS and _spiking(tracker, service, settings.threshold):
-                tracker.boost_until = now + settings.duration_seconds
-            if now >= tracker.boost_until or settings.duration_seconds <= 0:
-                return 1.0
-            remaining = (tracker.boost_until - now) / settings.duration_seconds
-            return 1.0 + (settings.factor - 1.0) * min(1.0, remaining)
+    def _tracked(self, key: str, bucket: int) -> tuple[_RateTracker, _RateTracker]:
+        """Under the lock: the pattern's tracker (made or rolled over to `bucket`) and the service's, both counted."""
+        tracker = self._trackers.get(key)
+        if tracker is None:
+            tracker = self._trackers[key] = _RateTracker(bucket=bucket)
+            if len(self._trackers) > self._max_tracked:
+                self._trackers.popitem(last=False)
+        elif bucket != tracker.bucket:
+            self._trackers.move_to_end(key)  # recency at bucket granularity is enough for eviction
+        service = self._service
+        if service is None:
+            service = self._service = _RateTracker(bucket=bucket)
+        if bucket > tracker.bucket:
+            _count(tracker, bucket)
+        else:
+            tracker.count += 1
+        if bucket > service.bucket:
+            _count(service, bucket)
+        else:
+            service.count += 1
+        return tracker, service
 
 
 class ErrorContextBuffer(Generic[T]):

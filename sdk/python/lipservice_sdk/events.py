@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+from opentelemetry.trace import Span
+from opentelemetry.trace import propagation as trace_propagation
 
 from lipservice_sdk.severity import SEVERITIES, severity_number
 
@@ -50,9 +55,33 @@ def level_from_levelno(levelno: int) -> str:
     return SEVERITIES[0]
 
 
+def _context_variable() -> ContextVar[Any] | None:
+    """The context variable behind OpenTelemetry's default runtime context, when that is the one in use.
+
+    Reading it directly costs a fraction of `trace.get_current_span()`, which matters on every logging call; with any
+    other runtime context (OTEL_PYTHON_CONTEXT) or a different layout the public API is used instead."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext or not isinstance(_SPAN_KEY, str):
+        return None
+    variable = getattr(runtime, "_current_context", None)
+    return variable if isinstance(variable, ContextVar) else None
+
+
+_SPAN_KEY: Any = getattr(trace_propagation, "_SPAN_KEY", None)
+_CONTEXT: ContextVar[Any] | None = _context_variable()
+
+
 def current_trace() -> tuple[str, str] | None:
     """(trace id, span id) as lower-case hex from the OpenTelemetry span active in this context, if any."""
-    span_context = trace.get_current_span().get_span_context()
+    if _CONTEXT is not None:
+        span = _CONTEXT.get().get(_SPAN_KEY)
+        if span is None:
+            return None  # the usual case outside a request: no span at all
+        if not isinstance(span, Span):
+            return None  # what get_current_span makes of it: the invalid span
+    else:
+        span = trace.get_current_span()
+    span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
@@ -63,6 +92,13 @@ def trace_from(values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     found = current_trace()
     if found is not None:
         return found
+    if (  # TRACE_KEYS, spelled out: this runs on every line
+        "trace_id" not in values
+        and "otelTraceID" not in values
+        and "trace.id" not in values
+        and "traceId" not in values
+    ):
+        return None, None
     trace_id = _first_text(values, TRACE_KEYS, width=32)
     return trace_id, _first_text(values, SPAN_KEYS, width=16) if trace_id else None
 

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from lipservice_sdk._fork import in_sdk_thread
-from lipservice_sdk.decision import PATTERN_ATTRIBUTE, RATE_ATTRIBUTE, Decision
+from lipservice_sdk._fork import in_sdk_thread, thread_state
+from lipservice_sdk.decision import PATTERN_ATTRIBUTE, RATE_ATTRIBUTE, PatternIndex
 from lipservice_sdk.events import AttributeValue, LogEvent, attribute_value, level_from_levelno, trace_from
 
 if TYPE_CHECKING:
     from lipservice_sdk.runtime import AdaptiveLogging
 
-_RESERVED: frozenset[str] = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Set on a record the policy drops, so that every later handler (and another target logger) sees the verdict.
+DROPPED_ATTRIBUTE = "lipservice.dropped"
+_RESERVED: frozenset[str] = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    DROPPED_ATTRIBUTE,
+}
 _PASSTHROUGH_LOGGERS: tuple[str, ...] = ("lipservice_sdk", "opentelemetry")
-_local = threading.local()
-_MEMO_SIZE = 4
-
-Verdict = tuple[LogEvent, Decision] | None
+_passthrough_names: dict[str, bool] = {}
 
 
 _CODE_KEYS: frozenset[str] = frozenset({"logger.name", "code.function.name", "code.file.path", "code.line.number"})
@@ -103,70 +107,109 @@ class RecordAttributes(Mapping[str, AttributeValue]):
 _MISSING = object()
 
 
-def event_from_record(record: logging.LogRecord) -> LogEvent:
+def _is_passthrough_logger(name: str) -> bool:
+    passthrough = name.startswith(_PASSTHROUGH_LOGGERS)
+    if len(_passthrough_names) >= 10_000:  # loggers are few; this only bounds a pathological app
+        _passthrough_names.clear()
+    _passthrough_names[name] = passthrough
+    return passthrough
+
+
+def _message(record: logging.LogRecord) -> str:
     try:
-        message = record.getMessage()
+        return record.getMessage()
     except Exception:  # bad %-args: the app's own handlers will report it; we still need a body
-        message = str(record.msg)
-    values = record.__dict__
-    trace_id, span_id = trace_from(values)
-    level = _LEVELS.get(record.levelno)
+        return str(record.msg)
+
+
+def _level(levelno: int) -> str:
+    level = _LEVELS.get(levelno)
     if level is None:
-        level = _LEVELS.setdefault(record.levelno, level_from_levelno(record.levelno))
-    return LogEvent(
-        message=message,
-        level=level,
-        timestamp=record.created,
-        trace_id=trace_id,
-        span_id=span_id,
-        attributes=RecordAttributes(record),
-    )
+        level = _LEVELS.setdefault(levelno, level_from_levelno(levelno))
+    return level
 
 
-def _passthrough(record: logging.LogRecord) -> bool:
-    """Records the SDK must not sample: its own, OpenTelemetry's, those from its threads, or decided by structlog."""
-    if record.name.startswith(_PASSTHROUGH_LOGGERS) or in_sdk_thread() or getattr(_local, "busy", False):
+_ALWAYS = ("",)  # record_keys for a policy whose keep rules read the record's fixed fields
+
+
+def _record_keys(index: PatternIndex) -> tuple[str, ...]:
+    """Where a record carries the attributes the policy's keep rules read (worked out once per policy): a record
+    with none of these keys cannot match a rule, so its attributes are not looked at."""
+    keys: set[str] = set()
+    for name in index.keep_attributes:
+        if name in _CODE_KEYS or name.startswith("exception."):
+            index.record_keys = _ALWAYS
+            return _ALWAYS
+        if name not in _RESERVED:
+            keys.add(name)
+            if name == "http.status_code":
+                keys.add("status_code")  # RecordAttributes' alias
+    found = index.record_keys = tuple(sorted(keys))
+    return found
+
+
+def take(runtime: AdaptiveLogging, record: logging.LogRecord) -> bool:
+    """Decide on a record once: count it, export it (kept) or hold it (dropped, in a trace, with error context on),
+    and mark it with the verdict. True when the record goes on to the logger's handlers.
+
+    Records the SDK must not sample pass unmarked: its own and OpenTelemetry's, those logged on its threads or
+    while it handles a line, and those structlog already decided. This runs on every logging call, so the usual
+    steps are written out here rather than spread over helpers."""
+    name = record.name
+    passthrough = _passthrough_names.get(name)
+    if passthrough is None:
+        passthrough = _is_passthrough_logger(name)
+    skip = thread_state.skip
+    if skip is None:
+        skip = in_sdk_thread()
+    if passthrough or skip:
         return True
-    if PATTERN_ATTRIBUTE in record.__dict__:
+    msg = record.msg
+    if type(msg) is str and not record.args:
+        message = msg
+    elif isinstance(msg, dict) and PATTERN_ATTRIBUTE in msg:
         return True
-    return isinstance(record.msg, dict) and PATTERN_ATTRIBUTE in record.msg
-
-
-class _Memo:
-    __slots__ = ("record", "recorded", "runtime", "verdict")
-
-    def __init__(self, record: logging.LogRecord, runtime: AdaptiveLogging, verdict: Verdict) -> None:
-        self.record = weakref.ref(record)
-        self.runtime = runtime
-        self.verdict = verdict
-        self.recorded = False
-
-
-def _memo_for(runtime: AdaptiveLogging, record: logging.LogRecord) -> _Memo:
-    """One decision per record: filters and handlers run in the logging call's thread and share it."""
-    memos: list[_Memo] | None = getattr(_local, "memos", None)
-    if memos is None:
-        memos = _local.memos = []
-    for memo in memos:
-        if memo.record() is record and memo.runtime is runtime:
-            return memo
-    verdict: Verdict = None
-    if not _passthrough(record):
-        event = event_from_record(record)
-        verdict = (event, runtime.decide(event))
-        if verdict[1].keep:
-            record.__dict__[RATE_ATTRIBUTE] = verdict[1].rate
-            record.__dict__[PATTERN_ATTRIBUTE] = verdict[1].pattern_id
-    memo = _Memo(record, runtime, verdict)
-    # A few entries, because a handler may log (a nested record) between the filter and our handler.
-    memos.append(memo)
-    if len(memos) > _MEMO_SIZE:
-        del memos[0]
-    return memo
-
-
-def verdict_for(runtime: AdaptiveLogging, record: logging.LogRecord) -> Verdict:
-    return _memo_for(runtime, record).verdict
+    else:
+        message = _message(record)
+    level = _LEVELS.get(record.levelno) or _level(record.levelno)
+    values = record.__dict__
+    timestamp = record.created
+    trace_id = span_id = None
+    try:
+        trace_id, span_id = trace_from(values)
+        decider = runtime.decider
+        index = decider.current
+        attributes: RecordAttributes | None = None
+        if index.keep_attributes:
+            keys = index.record_keys or _record_keys(index)
+            if keys is _ALWAYS:
+                attributes = RecordAttributes(record)
+            else:
+                for key in keys:
+                    if key in values:
+                        attributes = RecordAttributes(record)
+                        break
+        decision = decider.decide_line(message, level, timestamp, trace_id, attributes, None, index)
+        if not decision.keep and record.levelno >= logging.ERROR:
+            decision = replace(decision, keep=True, rate=1.0)  # never, whatever the policy says
+    except Exception:
+        decision = runtime.decision_failed()
+    runtime.tally.add_line(decision.pattern_id, timestamp, decision.keep, message)
+    if decision.keep:
+        values[RATE_ATTRIBUTE] = decision.rate
+        values[PATTERN_ATTRIBUTE] = decision.pattern_id
+    else:
+        values[DROPPED_ATTRIBUTE] = True
+        if trace_id is None or not runtime.holds_context:
+            return False  # the common dropped line: nothing is made for it
+    if runtime.exporting:
+        thread_state.skip = True  # lines the export path logs on this thread pass unsampled
+        try:
+            event = LogEvent(message, level, timestamp, trace_id, span_id, RecordAttributes(record))
+            runtime.forward(event, decision)
+        finally:
+            thread_state.skip = False
+    return decision.keep
 
 
 class LipServiceFilter(logging.Filter):
@@ -177,9 +220,13 @@ class LipServiceFilter(logging.Filter):
         self.runtime = runtime
 
     def filter(self, record: logging.LogRecord) -> bool:
+        values = record.__dict__
+        if PATTERN_ATTRIBUTE in values:
+            return True
+        if DROPPED_ATTRIBUTE in values:
+            return False
         try:
-            verdict = verdict_for(self.runtime, record)
-            return verdict is None or verdict[1].keep
+            return take(self.runtime, record)  # this handler comes before ours on the logger
         except Exception:
             self.runtime.note_internal_error()
             return True
@@ -199,27 +246,20 @@ class LipServiceHandler(logging.Handler):
     def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: the runtime has finer locks, and a global one would serialise every logging thread.
         try:
+            if self.target.handlers != self._synced:
+                self.sync_gates()
+            values = record.__dict__
+            if PATTERN_ATTRIBUTE in values or DROPPED_ATTRIBUTE in values:
+                return True  # decided already: by a gate, on another target logger, or by structlog
             if self.filters and not self.filter(record):
                 return False
-            self.emit(record)
+            take(self.runtime, record)
         except Exception:
             self.runtime.note_internal_error()
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.sync_gates()
-            memo = _memo_for(self.runtime, record)
-            if memo.verdict is None or memo.recorded:  # recorded: a target logger's ancestor is a target too
-                return
-            memo.recorded = True
-            _local.busy = True
-            try:
-                self.runtime.record(*memo.verdict)
-            finally:
-                _local.busy = False
-        except Exception:
-            self.runtime.note_internal_error()
+        self.handle(record)
 
     def handleError(self, record: logging.LogRecord) -> None:
         self.runtime.note_internal_error()
@@ -227,8 +267,6 @@ class LipServiceHandler(logging.Handler):
     def sync_gates(self) -> None:
         """Gate handlers added to the logger after configuration too (from their next record on)."""
         handlers = self.target.handlers
-        if handlers == self._synced:  # the usual case: nothing added since the last record
-            return
         for handler in tuple(handlers):
             if handler is not self and handler not in self.gated:
                 handler.addFilter(self.gate)

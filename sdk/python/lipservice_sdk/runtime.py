@@ -75,7 +75,7 @@ class AdaptiveLogging:
         self._rng_seed = config.seed
         self.policy_etag = ""
         initial = self._initial_policy(policy)
-        self._decider = self._new_decider(initial)
+        self.decider = self._new_decider(initial)
         context = initial.error_context if initial is not None else None
         self._buffer: ErrorContextBuffer[tuple[LogEvent, Decision]] = ErrorContextBuffer(
             counters=self.counters,
@@ -99,6 +99,10 @@ class AdaptiveLogging:
                 schedule_delay=config.export_delay,
                 exporter=exporter,
             )
+        # Every line is counted here; per pattern and minute only when there is a LipService to report to.
+        self.tally = StatsAggregator(
+            max_keys=config.max_stat_keys, counters=self.counters, per_pattern=config.lipservice_url is not None
+        )
         self._aggregator: StatsAggregator | None = None
         self._reporter: StatsReporter | None = None
         self._poller: PolicyPoller | None = None
@@ -109,7 +113,7 @@ class AdaptiveLogging:
                 user_agent=f"{SDK_NAME}/{_sdk_version()}",
                 timeout=config.request_timeout,
             )
-            self._aggregator = StatsAggregator(max_keys=config.max_stat_keys, counters=self.counters)
+            self._aggregator = self.tally
             self._reporter = StatsReporter(
                 client=client,
                 aggregator=self._aggregator,
@@ -164,11 +168,22 @@ class AdaptiveLogging:
 
     @property
     def policy(self) -> PolicyDocument | None:
-        return self._decider.policy
+        return self.decider.policy
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def exporting(self) -> bool:
+        """Kept lines are sent to PostHog from here (else they only continue to the application's handlers)."""
+        return self._sink is not None and not self._closed
+
+    @property
+    def holds_context(self) -> bool:
+        """Dropped lines in a trace are held for error context."""
+        policy = self.decider.policy
+        return self._sink is not None and policy is not None and policy.error_context.enabled
 
     def set_policy(self, policy: PolicySource | None) -> None:
         """Replace the policy by hand (the poller will replace it again when the server has a new one)."""
@@ -176,7 +191,7 @@ class AdaptiveLogging:
         self.apply_policy(document, document.etag if document else "")
 
     def apply_policy(self, document: PolicyDocument | None, etag: str) -> None:
-        self._decider.set_policy(document)
+        self.decider.set_policy(document)
         self.policy_etag = etag
         if document is not None and document.error_context.enabled:
             self._buffer.configure(
@@ -192,7 +207,7 @@ class AdaptiveLogging:
     def decide(self, event: LogEvent) -> Decision:
         """The policy's decision for a line; on any internal failure, keep it."""
         try:
-            decision = self._decider.decide(
+            decision = self.decider.decide(
                 message=event.message,
                 severity=event.level,
                 timestamp=event.timestamp,
@@ -203,9 +218,13 @@ class AdaptiveLogging:
                 return replace(decision, keep=True, rate=1.0)
             return decision
         except Exception:
-            self.note_internal_error()
-            _log.debug("lipservice: decision failed, keeping the line", exc_info=True)
-            return Decision(True, 1.0, FALLBACK_PATTERN, SDK_ERROR)
+            return self.decision_failed()
+
+    def decision_failed(self) -> Decision:
+        """What an integration uses when deciding raised: keep the line, and count the failure."""
+        self.note_internal_error()
+        _log.debug("lipservice: decision failed, keeping the line", exc_info=True)
+        return Decision(True, 1.0, FALLBACK_PATTERN, SDK_ERROR)
 
     def record(self, event: LogEvent, decision: Decision, *, export: bool = True) -> None:
         """Count the line, and send it (kept) or hold it for error context (dropped, traced). Never raises."""
@@ -215,19 +234,25 @@ class AdaptiveLogging:
             self.note_internal_error()
             _log.debug("lipservice: recording a line failed", exc_info=True)
 
+    def count(self, message: str, timestamp: float, decision: Decision) -> None:
+        """Count one line seen (and kept or dropped): the process counters and, when reporting, its pattern's minute."""
+        self.tally.add_line(decision.pattern_id, timestamp, decision.keep, message)
+
     def _record(self, event: LogEvent, decision: Decision, export: bool) -> None:
+        self.count(event.message, event.timestamp, decision)
+        if export:
+            self.forward(event, decision)
+
+    def forward(self, event: LogEvent, decision: Decision) -> None:
+        """After counting: export a kept line (releasing its trace's held context first if it is an error), or hold
+        a dropped one for error context."""
         counters = self.counters
-        counters.add_line(kept=decision.keep)
-        message = event.message
-        size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
-        if self._aggregator is not None:
-            self._aggregator.add(decision.pattern_id, event.timestamp, seen=1, kept=int(decision.keep), size=size)
         sink = self._sink
-        if sink is None or not export or self._closed:
+        if sink is None or self._closed:
             return
         now = time.monotonic()
         if not decision.keep:
-            policy = self._decider.policy
+            policy = self.decider.policy
             if event.trace_id and policy is not None and policy.error_context.enabled:
                 self._buffer.hold(event.trace_id, (event, decision), now, size=_footprint(event))
             return
@@ -268,7 +293,7 @@ class AdaptiveLogging:
         values = self.counters.snapshot()
         try:
             self._buffer.expire(time.monotonic())
-            policy = self._decider.policy
+            policy = self.decider.policy
             values["policy_version"] = int(policy.version) if policy is not None else -1
         except Exception:
             values["policy_version"] = -1
@@ -324,10 +349,9 @@ class AdaptiveLogging:
             return
         self._lock = threading.Lock()
         self.counters.reset_after_fork()
-        self._decider = self._new_decider(self._decider.policy)
+        self.decider = self._new_decider(self.decider.policy)
         self._buffer.reset_after_fork()
-        if self._aggregator is not None:
-            self._aggregator.reset_after_fork()
+        self.tally.reset_after_fork()
         if self._sink is not None:
             self._sink.after_fork_in_child()
         if self._poller is not None:

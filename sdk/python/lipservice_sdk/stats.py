@@ -32,24 +32,50 @@ def minute_label(minute: int) -> str:
 class StatsAggregator:
     """Counts per (pattern, minute). Bounded: past max_keys, new keys fold into one overflow pattern per minute."""
 
-    def __init__(self, *, max_keys: int = 20_000, counters: Counters | None = None) -> None:
+    def __init__(self, *, max_keys: int = 20_000, counters: Counters | None = None, per_pattern: bool = True) -> None:
         self._max_keys = max_keys
-        self._counters = counters
-        self._lock = threading.Lock()
+        self._counters = counters if counters is not None else Counters()
+        self._per_pattern = per_pattern  # False: only the process counters (nothing reports the rows)
+        self._lock = self._counters.lock
         self._counts: dict[tuple[str, int], list[int]] = {}
+
+    def add_line(self, pattern: str, timestamp: float, kept: bool, message: str) -> None:
+        """One line: the process counters (seen, kept or dropped) and its (pattern, minute) row, under one lock."""
+        if not self._per_pattern:
+            self._counters.add_line(kept=kept)
+            return
+        size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
+        key = (pattern, int(timestamp // 60) * 60)  # minute_of, inline: this runs for every line
+        with self._lock:
+            lines = self._counters.lines
+            lines[0] += 1
+            row = self._counts.get(key)
+            if row is None:
+                row = self._new_row(key)
+            row[0] += 1
+            row[2] += size
+            if kept:
+                lines[1] += 1
+                row[1] += 1
+                row[3] += size
+
+    def _new_row(self, key: tuple[str, int]) -> list[int]:
+        """Under the lock: a row for `key`, or past max_keys the minute's overflow row."""
+        if len(self._counts) >= self._max_keys:
+            key = (OVERFLOW_PATTERN, key[1])
+            self._counters.values["stats_overflow"] += 1
+            row = self._counts.get(key)
+            if row is not None:
+                return row
+        row = self._counts[key] = [0, 0, 0, 0]
+        return row
 
     def add(self, pattern: str, timestamp: float, *, seen: int, kept: int, size: int) -> None:
         key = (pattern, minute_of(timestamp))
         with self._lock:
             row = self._counts.get(key)
             if row is None:
-                if len(self._counts) >= self._max_keys:
-                    key = (OVERFLOW_PATTERN, key[1])
-                    if self._counters is not None:
-                        self._counters.add("stats_overflow")
-                    row = self._counts.get(key)
-                if row is None:
-                    row = self._counts[key] = [0, 0, 0, 0]
+                row = self._new_row(key)
             row[0] += seen
             row[1] += kept
             row[2] += size * seen
@@ -65,7 +91,8 @@ class StatsAggregator:
         ]  # fmt: skip
 
     def reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
+        """In a forked child, after the counters' own reset (their new lock is shared again)."""
+        self._lock = self._counters.lock
         self._counts = {}
 
 

@@ -6,9 +6,13 @@ import logging
 import sys
 
 import pytest
-from lipservice_sdk.events import attribute_value, hex_id, level_from_levelno, trace_from
-from lipservice_sdk.logging_integration import event_from_record
+from lipservice_sdk import events
+from lipservice_sdk.events import SPAN_KEYS, TRACE_KEYS, attribute_value, hex_id, level_from_levelno, trace_from
+from lipservice_sdk.logging_integration import RecordAttributes
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import propagation as trace_propagation
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,54 @@ def test_the_active_span_wins_over_record_keys() -> None:
     assert found == (format(context.trace_id, "032x"), format(context.span_id, "016x"))
 
 
+@pytest.mark.parametrize(("trace_key", "span_key"), list(zip(TRACE_KEYS, SPAN_KEYS, strict=True)))
+def test_every_trace_key_is_read(trace_key: str, span_key: str) -> None:
+    assert trace_from({trace_key: "ab" * 16, span_key: "cd" * 8, "other": 1}) == ("ab" * 16, "cd" * 8)
+
+
+def _public_trace() -> tuple[str, str] | None:
+    """What OpenTelemetry's public API says about the active span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def _in_context(value: object) -> otel_context.Context:
+    return otel_context.set_value(trace_propagation._SPAN_KEY, value)
+
+
+_SPANS = {
+    "no span": lambda: otel_context.get_current(),
+    "a recording span": lambda: trace.set_span_in_context(TracerProvider().get_tracer("test").start_span("work")),
+    "an invalid span": lambda: trace.set_span_in_context(trace.INVALID_SPAN),
+    "a remote span": lambda: trace.set_span_in_context(
+        trace.NonRecordingSpan(trace.SpanContext(0xABC, 0xDEF, is_remote=True))
+    ),
+    "a span with a zero trace id": lambda: trace.set_span_in_context(
+        trace.NonRecordingSpan(trace.SpanContext(0, 0xDEF, is_remote=True))
+    ),
+    "something that is not a span": lambda: _in_context("not a span"),
+}
+
+
+@pytest.mark.parametrize("case", list(_SPANS))
+@pytest.mark.parametrize("direct", [True, False], ids=["context variable", "public api"])
+def test_the_active_span_is_read_as_the_public_api_reads_it(
+    case: str, direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert events._CONTEXT is not None  # the default runtime context: the direct read is in use
+    if not direct:
+        monkeypatch.setattr(events, "_CONTEXT", None)
+    token = otel_context.attach(_SPANS[case]())
+    try:
+        found, expected = events.current_trace(), _public_trace()
+    finally:
+        otel_context.detach(token)
+    assert found == expected
+    assert (found is not None) == (case in {"a recording span", "a remote span"})
+
+
 @pytest.mark.parametrize(
     ("text", "bits", "expected"),
     [("ff", 64, 255), ("0af7651916cd43dd8448eb211c80319c", 128, 0x0AF7651916CD43DD8448EB211C80319C),
@@ -71,9 +123,8 @@ def test_record_extras_become_attributes_and_exceptions_are_described() -> None:
             "shop", logging.ERROR, "/app/shop.py", 12, "Order %s failed", ("A1",), exc_info=sys.exc_info(),
             extra={"status_code": 502, "order": object.__new__(object)},
         )  # fmt: skip
-    event = event_from_record(record)
-    assert (event.message, event.level) == ("Order A1 failed", "ERROR")
-    attributes = event.attributes
+    attributes = RecordAttributes(record)
+    assert attributes.get("status_code") == 502 and "http.status_code" in attributes  # read without building
     assert attributes["http.status_code"] == 502 and attributes["status_code"] == 502
     assert str(attributes["order"]).startswith("<object object")
     assert (attributes["logger.name"], attributes["code.line.number"]) == ("shop", 12)

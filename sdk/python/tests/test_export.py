@@ -137,6 +137,7 @@ def test_error_context_is_flushed_for_the_failing_trace_only(
         (noisy, "Request failed", None),
     ]
     assert [r.getMessage() for r in app.records] == ["Request failed", "Request failed"]  # held lines: exporter only
+    assert not any("lipservice.dropped" in log.attributes for log in otlp.logs)  # the verdict marker stays local
     stats = handle.stats()
     assert (stats["context_held"], stats["context_flushed"], stats["context_evicted"]) == (12, 7, 2)
     assert stats["context_buffered"] == 3  # the healthy trace's lines, until they expire

@@ -12,6 +12,7 @@ from lipservice_fakes import ListHandler, dead_url
 from lipservice_sdk import active, configure_adaptive_logging, logging_integration
 from lipservice_sdk.decision import PATTERN_ATTRIBUTE, RATE_ATTRIBUTE, trace_unit
 from lipservice_sdk.logging_integration import LipServiceFilter, LipServiceHandler
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 RATE = 0.25
 LINES = 2000
@@ -124,6 +125,42 @@ def test_status_code_predicate_keeps_server_errors(app_logger: tuple[logging.Log
     assert [r.__dict__["status_code"] for r in app.records] == [503]
 
 
+def _audited(logger: logging.Logger) -> None:
+    logger.info("Audited step")
+
+
+def test_keep_rules_read_the_logger_code_location_exception_and_extras(
+    app_logger: tuple[logging.Logger, ListHandler],
+) -> None:
+    logger, app = app_logger
+    billing = logger.getChild("billing")
+    rules = [
+        {"attribute": "logger.name", "op": "eq", "value": billing.name},
+        {"attribute": "code.function.name", "op": "eq", "value": "_audited"},
+        {"attribute": "exception.type", "op": "exists"},
+        {"attribute": "tenant.tier", "op": "in", "value": ["gold"]},
+    ]
+    policy = _policy(severity_rates={"INFO": 0.0}, patterns=[], keep={**_policy()["keep"], "attributes": rules})
+    handle = configure_adaptive_logging("checkout", policy=policy, logger=logger)
+    logger.info("Plain step")
+    billing.info("Invoice sent")
+    _audited(logger)
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        logger.info("Recovered from a bad value", exc_info=True)
+    logger.info("Tiered step", extra={"tenant.tier": "gold"})
+    logger.info("Tiered step", extra={"tenant.tier": "free"})
+    assert [(r.getMessage(), r.__dict__.get("tenant.tier")) for r in app.records] == [
+        ("Invoice sent", None),
+        ("Audited step", None),
+        ("Recovered from a bad value", None),
+        ("Tiered step", "gold"),
+    ]
+    stats = handle.stats()
+    assert (stats["kept"], stats["dropped"]) == (4, 2)
+
+
 def test_without_any_policy_everything_is_kept(app_logger: tuple[logging.Logger, ListHandler]) -> None:
     logger, app = app_logger
     handle = configure_adaptive_logging("checkout", logger=logger)
@@ -194,33 +231,40 @@ def _explode(*args: Any, **kwargs: Any) -> None:
 def test_a_broken_policy_object_fails_open(app_logger: tuple[logging.Logger, ListHandler]) -> None:
     logger, app = app_logger
     handle = configure_adaptive_logging("checkout", policy=_policy(), logger=logger)
-    handle._decider.set_policy(_ExplodingPolicy())  # type: ignore[arg-type]
+    handle.decider.current = _ExplodingPolicy()  # type: ignore[assignment]
     logger.info("Cart %d viewed by user %s", 1, "x")
     logger.error("Payment %d declined", 2)
     assert [r.getMessage() for r in app.records] == ["Cart 1 viewed by user x", "Payment 2 declined"]
     assert handle.stats()["internal_errors"] == 2
 
 
-@pytest.mark.parametrize("target", ["_record", "decide", "event_from_record"])
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [("decider", "decide_line"), ("tally", "add_line"), ("handle", "forward"), ("module", "trace_from")],
+)
 def test_sdk_failures_never_escape_into_logging_calls(
-    target: str, app_logger: tuple[logging.Logger, ListHandler], monkeypatch: pytest.MonkeyPatch
+    owner: str, name: str, app_logger: tuple[logging.Logger, ListHandler], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     logger, app = app_logger
-    handle = configure_adaptive_logging("checkout", policy=_policy(), logger=logger)
-    if target == "event_from_record":
-        monkeypatch.setattr(logging_integration, target, _explode)
-    else:
-        monkeypatch.setattr(handle, target, _explode)
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    handle = configure_adaptive_logging("checkout", policy=_policy(), logger=logger, exporter=exporter)
+    owners = {"decider": handle.decider, "tally": handle.tally, "handle": handle, "module": logging_integration}
+    monkeypatch.setattr(owners[owner], name, _explode)
     monkeypatch.setattr(handle.counters, "add", _explode)
     logger.info("Cart %d viewed by user %s", 2, "y", extra={"trace_id": _trace(7)})
     logger.error("Payment %d declined", 3)
     assert app.records[-1].getMessage() == "Payment 3 declined"
 
 
-def test_a_record_with_bad_arguments_still_makes_an_event() -> None:
-    record = logging.makeLogRecord({"msg": "Order %d shipped", "args": ("not a number",), "levelno": logging.INFO})
-    event = logging_integration.event_from_record(record)
-    assert (event.message, event.level) == ("Order %d shipped", "INFO")
+def test_a_record_with_bad_arguments_is_still_decided_and_counted(
+    app_logger: tuple[logging.Logger, ListHandler],
+) -> None:
+    logger, _ = app_logger
+    handle = configure_adaptive_logging("checkout", policy=_policy(default_rate=1.0), logger=logger)
+    record = logger.makeRecord("checkout", logging.INFO, "app.py", 1, "Order %d shipped", ("not a number",), None)
+    assert logging_integration.take(handle, record) is True
+    assert getattr(record, PATTERN_ATTRIBUTE)
+    assert (handle.stats()["seen"], handle.stats()["internal_errors"]) == (1, 0)
 
 
 def test_several_target_loggers_count_a_propagated_record_once() -> None:
