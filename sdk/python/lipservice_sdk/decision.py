@@ -37,6 +37,7 @@ ERROR_CONTEXT = "error_context"
 
 T = TypeVar("T")
 _floor = math.floor
+_NEVER = -math.inf
 _CANONICAL: frozenset[str] = frozenset(SEVERITIES)
 
 
@@ -86,6 +87,25 @@ def specificity(rule: PatternRule) -> tuple[int, str]:
 _UNKNOWN = object()
 
 
+class Route:
+    """One signature under one policy: its pattern, and the verdicts its lines get when the pattern's own rate
+    decides, made once and shared (decisions are immutable)."""
+
+    __slots__ = ("dropped", "first", "kept", "key", "pattern_id", "rule")
+
+    def __init__(self, sig: str, rule: PatternRule | None) -> None:
+        self.rule = rule
+        self.key = UNMATCHED_PREFIX + sig
+        self.pattern_id = pattern_id = self.key if rule is None else rule.id
+        self.first = Decision(True, 1.0, pattern_id, FIRST_IN_WINDOW, sig)
+        self.kept: Decision | None = None
+        self.dropped: Decision | None = None
+        if rule is not None:
+            rate = min(rule.rate, 1.0)
+            self.kept = Decision(True, rate, pattern_id, PATTERN_RATE, sig)
+            self.dropped = Decision(False, rate, pattern_id, PATTERN_RATE, sig)
+
+
 class PatternIndex:
     """Finds a line's policy pattern: by signature first, then by template match, remembered in a bounded cache.
 
@@ -122,6 +142,20 @@ class PatternIndex:
         self._cache: OrderedDict[str, PatternRule | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self.routes: dict[str, Route] = {}  # read lock-free on every line; see route()
+        self._route_limit = cache_size + len(self.by_signature)
+
+    def route(self, signature: str, message: str) -> Route:
+        """The signature's route, made on its first line (a lookup); `routes` is emptied when it outgrows the cache,
+        and routes are rebuilt from the signature index and cache as lines come."""
+        found = self.routes.get(signature)
+        if found is None:
+            found = Route(signature, self.lookup(signature=signature, message=message))
+            routes = self.routes
+            if len(routes) >= self._route_limit:
+                routes.clear()
+            routes[signature] = found
+        return found
 
     def lookup(self, *, signature: str, message: str) -> PatternRule | None:
         found = self.by_signature.get(signature)
@@ -138,13 +172,16 @@ class PatternIndex:
         return rule
 
 
-@dataclass(slots=True)
 class _RateTracker:
-    bucket: int
-    count: int = 0
-    baseline: float = 0.0
-    buckets_seen: int = 0
-    boost_until: float = -math.inf
+    __slots__ = ("baseline", "boost_until", "bucket", "buckets_seen", "count", "ends")
+
+    def __init__(self, bucket: int) -> None:
+        self.bucket = bucket
+        self.ends = (bucket + 1) * BOOST_BUCKET_SECONDS  # the bucket's end, so the per-line check is one comparison
+        self.count = 0
+        self.baseline = 0.0
+        self.buckets_seen = 0
+        self.boost_until = -math.inf
 
 
 def _count(tracker: _RateTracker, bucket: int) -> None:
@@ -155,6 +192,7 @@ def _count(tracker: _RateTracker, bucket: int) -> None:
         tracker.baseline = count if tracker.buckets_seen == 0 else 0.9 * tracker.baseline + 0.1 * count
         tracker.buckets_seen += 1
         tracker.bucket, tracker.count = bucket, 0
+        tracker.ends = (bucket + 1) * BOOST_BUCKET_SECONDS
     tracker.count += 1
 
 
@@ -187,7 +225,7 @@ class Decider:
         self._max_tracked = max_tracked
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._first_seen: OrderedDict[str, int] = OrderedDict()
+        self._first_seen: OrderedDict[str, float] = OrderedDict()  # key -> end of its window
         self._trackers: OrderedDict[str, _RateTracker] = OrderedDict()
         self._service: _RateTracker | None = None
         self.current = PatternIndex((), cache_size=cache_size)  # the policy and its index, swapped as one
@@ -233,22 +271,20 @@ class Decider:
         sig = signature or line_signature(message)
         if index.policy is None:
             return Decision(True, 1.0, UNMATCHED_PREFIX + sig, NO_POLICY, sig)
-        rule = index.by_signature.get(sig)
-        if rule is None:
-            rule = index.lookup(signature=sig, message=message)
-        key = UNMATCHED_PREFIX + sig
-        pattern_id = key if rule is None else rule.id
+        route = index.routes.get(sig)
+        if route is None:
+            route = index.route(sig, message)
+        pattern_id = route.pattern_id
         boost = 1.0
         if index.boosting:
             # Count the line for its pattern. The usual case, another line of a known pattern in the current minute,
             # bumps the counts without the lock: they only feed the spike heuristic, and a rare lost increment under
             # contention cannot make a decision less safe, only delay a boost by a line.
-            bucket = _floor(now / BOOST_BUCKET_SECONDS)
             tracker = self._trackers.get(pattern_id)
             service = self._service
-            if tracker is None or service is None or bucket != tracker.bucket or bucket != service.bucket:
+            if tracker is None or service is None or now >= tracker.ends or now >= service.ends:
                 with self._lock:
-                    tracker, service = self._tracked(pattern_id, bucket)
+                    tracker, service = self._tracked(pattern_id, _floor(now / BOOST_BUCKET_SECONDS))
             else:
                 tracker.count += 1
                 service.count += 1
@@ -266,17 +302,29 @@ class Decider:
             for predicate in index.predicates:
                 if predicate.matches(attributes):
                     return Decision(True, 1.0, pattern_id, ATTRIBUTE, sig)
-        window_seconds = index.window_seconds
-        window = 0 if window_seconds <= 0 else _floor(now / window_seconds)
+        # Each mark holds the end of the window in which its key was last seen first: past it, the next line of the
+        # key is a first again. Both marks are recorded even when the first already keeps the line, so neither fires
+        # twice. Once a key is marked in this window the check is a lock-free read.
         first_seen = self._first_seen
-        # Both marks are recorded even when the first already keeps the line, so neither fires twice. Once a key is
-        # marked in this window the check is a lock-free read (recency is refreshed once per window).
+        key = route.key
         first_of_pattern = (
-            index.first_per_pattern and first_seen.get(pattern_id) != window and self._mark_first(pattern_id, window)
+            index.first_per_pattern
+            and now >= first_seen.get(pattern_id, _NEVER)
+            and self._mark_first(pattern_id, now, index.window_seconds)
         )
-        first_of_key = index.first_per_signature and first_seen.get(key) != window and self._mark_first(key, window)
+        first_of_key = (
+            index.first_per_signature
+            and now >= first_seen.get(key, _NEVER)
+            and self._mark_first(key, now, index.window_seconds)
+        )
         if first_of_pattern or first_of_key:
-            return Decision(True, 1.0, pattern_id, FIRST_IN_WINDOW, sig)
+            return route.first
+        unit = trace_unit(trace_id) if trace_id is not None and index.trace_consistent else None
+        if unit is None:
+            unit = self._rng.random()  # one C call: atomic under the interpreter lock
+        if boost == 1.0 and route.kept is not None and route.dropped is not None:
+            return route.kept if unit < route.kept.rate else route.dropped  # the usual line: nothing is made
+        rule = route.rule
         if rule is not None:
             rate, reason = rule.rate, PATTERN_RATE
         elif level in index.severity_rates:
@@ -287,21 +335,19 @@ class Decider:
             rate *= boost
         if rate > 1.0:
             rate = 1.0
-        unit = trace_unit(trace_id) if trace_id is not None and index.trace_consistent else None
-        if unit is None:
-            unit = self._rng.random()  # one C call: atomic under the interpreter lock
         return Decision(unit < rate, rate, pattern_id, reason, sig, boost > 1.0)
 
-    def _mark_first(self, key: str, window: int) -> bool:
-        """Mark `key` as seen in `window`; True when this call is the first to do so."""
+    def _mark_first(self, key: str, now: float, window_seconds: float) -> bool:
+        """Mark `key` as seen in the window of `now`; True when this call is the first to do so."""
         with self._lock:
-            if self._first_seen.get(key) == window:
-                self._first_seen.move_to_end(key)
+            first_seen = self._first_seen
+            if now < first_seen.get(key, _NEVER):
+                first_seen.move_to_end(key)
                 return False
-            self._first_seen[key] = window
-            self._first_seen.move_to_end(key)
-            if len(self._first_seen) > self._max_tracked:
-                self._first_seen.popitem(last=False)
+            first_seen[key] = math.inf if window_seconds <= 0 else (_floor(now / window_seconds) + 1) * window_seconds
+            first_seen.move_to_end(key)
+            if len(first_seen) > self._max_tracked:
+                first_seen.popitem(last=False)
             return True
 
     def _tracked(self, key: str, bucket: int) -> tuple[_RateTracker, _RateTracker]:

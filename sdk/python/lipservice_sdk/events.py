@@ -89,9 +89,10 @@ def current_trace() -> tuple[str, str] | None:
 
 def trace_from(values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The trace (and span) id from the active span, else from the first trace-id key present in `values`."""
-    found = current_trace()
-    if found is not None:
-        return found
+    if _CONTEXT is None or _CONTEXT.get().get(_SPAN_KEY) is not None:  # current_trace's "no span at all", inline
+        found = current_trace()
+        if found is not None:
+            return found
     if (  # TRACE_KEYS, spelled out: this runs on every line
         "trace_id" not in values
         and "otelTraceID" not in values
