@@ -73,14 +73,13 @@ _CONTEXT: ContextVar[Any] | None = _context_variable()
 
 def current_trace() -> tuple[str, str] | None:
     """(trace id, span id) as lower-case hex from the OpenTelemetry span active in this context, if any."""
-    if _CONTEXT is not None:
-        span = _CONTEXT.get().get(_SPAN_KEY)
-        if span is None:
-            return None  # the usual case outside a request: no span at all
-        if not isinstance(span, Span):
-            return None  # what get_current_span makes of it: the invalid span
-    else:
-        span = trace.get_current_span()
+    span = _CONTEXT.get().get(_SPAN_KEY) if _CONTEXT is not None else trace.get_current_span()
+    return None if span is None else _span_ids(span)
+
+
+def _span_ids(span: Any) -> tuple[str, str] | None:
+    if not isinstance(span, Span):
+        return None  # what get_current_span makes of anything else: the invalid span
     span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
@@ -89,8 +88,10 @@ def current_trace() -> tuple[str, str] | None:
 
 def trace_from(values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The trace (and span) id from the active span, else from the first trace-id key present in `values`."""
-    if _CONTEXT is None or _CONTEXT.get().get(_SPAN_KEY) is not None:  # current_trace's "no span at all", inline
-        found = current_trace()
+    # current_trace, inline: this runs on every line, and outside a request there is no span at all.
+    span = _CONTEXT.get().get(_SPAN_KEY) if _CONTEXT is not None else trace.get_current_span()
+    if span is not None:
+        found = _span_ids(span)
         if found is not None:
             return found
     if (  # TRACE_KEYS, spelled out: this runs on every line

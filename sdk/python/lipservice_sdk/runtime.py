@@ -25,7 +25,7 @@ from lipservice_sdk.events import AttributeValue, LogEvent, hex_id
 from lipservice_sdk.policy import PolicyDocument, PolicyFormatError, policy_from_dict, policy_from_json
 from lipservice_sdk.policy_source import PolicyCache, PolicyPoller
 from lipservice_sdk.severity import ALWAYS_KEPT
-from lipservice_sdk.stats import StatsAggregator, StatsReporter
+from lipservice_sdk.stats import StatsAggregator, StatsReporter, message_size
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs.export import LogRecordExporter
@@ -103,7 +103,6 @@ class AdaptiveLogging:
         self.tally = StatsAggregator(
             max_keys=config.max_stat_keys, counters=self.counters, per_pattern=config.lipservice_url is not None
         )
-        self._aggregator: StatsAggregator | None = None
         self._reporter: StatsReporter | None = None
         self._poller: PolicyPoller | None = None
         if config.lipservice_url is not None:
@@ -113,10 +112,9 @@ class AdaptiveLogging:
                 user_agent=f"{SDK_NAME}/{_sdk_version()}",
                 timeout=config.request_timeout,
             )
-            self._aggregator = self.tally
             self._reporter = StatsReporter(
                 client=client,
-                aggregator=self._aggregator,
+                aggregator=self.tally,
                 counters=self.counters,
                 service=config.service_name,
                 sdk={"name": SDK_NAME, "version": _sdk_version()},
@@ -260,10 +258,8 @@ class AdaptiveLogging:
             for held_event, held_decision in self._buffer.release(event.trace_id, now):
                 if sink.emit(self._out(held_event, held_decision, context=True)):
                     counters.add("context_flushed")
-                    if self._aggregator is not None:
-                        held_size = len(held_event.message.encode("utf-8", "replace"))
-                        self._aggregator.add(held_decision.pattern_id, held_event.timestamp, seen=0, kept=1,
-                                             size=held_size)  # fmt: skip
+                    self.tally.add(held_decision.pattern_id, held_event.timestamp, seen=0, kept=1,
+                                   size=message_size(held_event.message))  # fmt: skip
         sink.emit(self._out(event, decision))
 
     def _out(self, event: LogEvent, decision: Decision, *, context: bool = False) -> OutRecord:

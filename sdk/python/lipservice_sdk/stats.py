@@ -25,6 +25,11 @@ def minute_of(timestamp: float) -> int:
     return int(timestamp // 60) * 60
 
 
+def message_size(message: str) -> int:
+    """A message's size in UTF-8 bytes, without encoding the usual ASCII line."""
+    return len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
+
+
 def minute_label(minute: int) -> str:
     return datetime.fromtimestamp(minute, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -44,8 +49,9 @@ class StatsAggregator:
         if not self._per_pattern:
             self._counters.add_line(kept=kept)
             return
+        # message_size and minute_of, inline: this runs for every line
         size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
-        key = (pattern, int(timestamp // 60) * 60)  # minute_of, inline: this runs for every line
+        key = (pattern, int(timestamp // 60) * 60)
         with self._lock:
             lines = self._counters.lines
             lines[0] += 1
@@ -71,6 +77,9 @@ class StatsAggregator:
         return row
 
     def add(self, pattern: str, timestamp: float, *, seen: int, kept: int, size: int) -> None:
+        """Lines already counted in the process counters (held lines sent after all) added to a row."""
+        if not self._per_pattern:
+            return
         key = (pattern, minute_of(timestamp))
         with self._lock:
             row = self._counts.get(key)
