@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "patterns",
     "policies",
     "insights",
+    "posthog_app",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "posthog_app.context.posthog_connection",
             ],
         },
     },

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import httpx
+
 from lipservice.models import Team
 from patterns.models import Service
 from patterns.sources import (
@@ -16,10 +20,25 @@ from patterns.sources import (
     SourceConfigError,
 )
 
+# Another credential than the team's personal API key (an OAuth connection), registered by the app that owns it,
+# so this module needs to know nothing about how that credential is kept or refreshed.
+PostHogCredentialProvider = Callable[[Team], "tuple[PostHogConfig, httpx.Auth] | None"]
+_credential_providers: list[PostHogCredentialProvider] = []
+
+
+def posthog_credential_provider_register(provider: PostHogCredentialProvider) -> None:
+    if provider not in _credential_providers:
+        _credential_providers.append(provider)
+
 
 def posthog_client_for_team(team: Team) -> PostHogClient:
     if not team.posthog_project_id:
         raise SourceConfigError(f"team {team.name} has no PostHog project id; set it in the admin")
+    for provider in _credential_providers:
+        found = provider(team)
+        if found is not None:
+            config, auth = found
+            return PostHogClient(config, auth=auth)
     return PostHogClient(
         PostHogConfig(
             host=team.posthog_host, project_id=team.posthog_project_id, personal_api_key=team.posthog_personal_api_key

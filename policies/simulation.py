@@ -60,6 +60,9 @@ def policy_simulate(
     start = end - timedelta(hours=hours)
     price = price_per_gb(service)
     try:
+        if (service.source_config or {}).get("raw_lines") is False:
+            # The service was analysed by counts pushed down into its backend; no raw line may be read out of it.
+            raise SourceError("raw lines stay in the source; estimating from pushed-down counts")
         source = source_for_service(service)
         records = _records(source.fetch_logs(service=service.name, start=start, end=end), REPLAY_MAX_LINES)
         report = simulate(policy=policy, records=records, price_per_gb=price)

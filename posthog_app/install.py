@@ -41,14 +41,19 @@ class InstallPlan:
     skipped: list[InstallAction] = field(default_factory=list)
 
 
-def install_plan(*, team: Team) -> InstallPlan:
+def install_plan(*, team: Team, documents: Mapping[str, Mapping[str, Any]] | None = None) -> InstallPlan:
+    """The active policy of each service; `documents` (service name → policy) stands in for them, for a preview."""
     plan = InstallPlan()
     for service in service_list(team=team):
-        version = policy_active(service=service)
-        if version is None:
+        if documents is not None and service.name in documents:
+            raw: Mapping[str, Any] | None = documents[service.name]
+        else:
+            version = policy_active(service=service)
+            raw = version.document if version is not None else None
+        if raw is None:
             plan.skipped.append(InstallAction("skip", "service", service.name, "no active policy"))
             continue
-        document = policy_from_dict(version.document)
+        document = policy_from_dict(dict(raw))
         plan.policies[service.name] = document
         severities = {p.pattern_id: dict(p.severity_counts or {}) for p in pattern_list_for_service(service=service)}
         plan.drop_rules.extend(policy_to_drop_rules(document, pattern_severities=severities))
@@ -67,8 +72,14 @@ def _changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str
     return changed
 
 
-def posthog_install(*, team: Team, client: PostHogClient, dry_run: bool) -> list[InstallAction]:
-    plan = install_plan(team=team)
+def posthog_install(
+    *,
+    team: Team,
+    client: PostHogClient,
+    dry_run: bool,
+    documents: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[InstallAction]:
+    plan = install_plan(team=team, documents=documents)
     actions = list(plan.skipped)
     if plan.policies:
         actions.append(_install_hog_function(client, plan.policies, dry_run=dry_run))

@@ -12,6 +12,8 @@ TEMPLATE_PATH = APP_DIR / "hog" / "template.json"
 OAUTH_CLIENT_PATH = "/posthog-app/oauth-client.json"
 OAUTH_CALLBACK_PATH = "/posthog-app/oauth/callback"
 LOGO_PATH = "/static/posthog-app-logo.svg"
+# PostHog re-reads the document no sooner than 5 minutes; a short cache lets a scope change reach it quickly.
+METADATA_MAX_AGE = 300
 
 
 def manifest() -> dict[str, Any]:
@@ -37,4 +39,6 @@ def oauth_client_metadata(*, base_url: str) -> dict[str, Any]:
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
+        # PostHog's extension: the ceiling of what any token issued to this client may carry.
+        "com.posthog": {"scopes": scopes()},
     }

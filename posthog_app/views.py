@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from posthog_app.manifest import manifest, oauth_client_metadata
+from posthog_app.manifest import METADATA_MAX_AGE, manifest, oauth_client_metadata
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -17,7 +17,7 @@ def _base_url(request: HttpRequest) -> str:
 @require_GET
 def oauth_client(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(oauth_client_metadata(base_url=_base_url(request)))
-    response["Cache-Control"] = "public, max-age=3600"
+    response["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 

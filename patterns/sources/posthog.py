@@ -103,8 +103,19 @@ class ConnectionReport:
         return self.logs_read.status == "ok" and self.hogql.status == "ok"
 
 
+def outbound_transport() -> httpx.BaseTransport | None:
+    """The transport of every call made to a PostHog host (API reads and writes, OAuth discovery, tokens).
+
+    One seam, so a guard on destinations (loopback, private networks, an operator allowlist) applies to all of them.
+    """
+    return None
+
+
 class PostHogClient:
-    """Thread-safe for reads (httpx.Client is); every call retries 429/5xx/timeouts a bounded number of times."""
+    """Thread-safe for reads (httpx.Client is); every call retries 429/5xx/timeouts a bounded number of times.
+
+    `auth`, when given, replaces the static bearer key per request (an OAuth token that refreshes itself).
+    """
 
     def __init__(
         self,
@@ -113,6 +124,7 @@ class PostHogClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.config = config
         self._sleep = sleep
@@ -122,7 +134,8 @@ class PostHogClient:
             headers={"Authorization": f"Bearer {config.personal_api_key}", "Accept": "application/json"},
             timeout=config.timeout,
             verify=config.verify_tls,
-            transport=transport,
+            transport=transport or outbound_transport(),
+            auth=auth,
         )
 
     def __enter__(self) -> PostHogClient:
@@ -224,6 +237,21 @@ class PostHogClient:
             rows=tuple(tuple(row) for row in result.get("results") or ()),
             has_more=bool(result.get("hasMore")),
         )
+
+    def logs_services(self, *, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Per-service volume and error counts: `[{service_name, log_count, error_count, error_rate}]`."""
+        result = self.request(
+            "POST", f"{self.project_path}/logs/services/", scope="logs:read", json_body={"query": query}
+        )
+        if isinstance(result, dict) and isinstance(result.get("results"), dict):
+            result = result["results"]
+        if isinstance(result, dict):
+            result = result.get("services", result.get("results", []))
+        return [row for row in result or [] if isinstance(row, dict)]
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """The projects the credential can see (`GET /api/projects/`, paginated)."""
+        return self._list("/api/projects/", scope="project:read")
 
     def current_key(self) -> dict[str, Any]:
         """The key's own description (scopes, scoped teams); PostHog answers this for personal API keys only."""

@@ -10,7 +10,7 @@ from django.test import RequestFactory, override_settings
 from posthog_app.manifest import MANIFEST_PATH, TEMPLATE_PATH, manifest, oauth_client_metadata, scopes
 from posthog_app.views import oauth_client
 
-REQUIRED_SCOPES = {"logs:read", "query:read", "logs:write", "hog_function:read", "hog_function:write"}
+REQUIRED_SCOPES = {"logs:read", "query:read", "logs:write", "hog_function:read", "hog_function:write", "project:read"}
 
 
 def test_manifest_names_every_scope_the_client_uses_and_why() -> None:
