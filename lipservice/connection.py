@@ -18,7 +18,8 @@ def _skipped(detail: str) -> dict[str, str]:
 def team_connection_test(*, team: Team) -> dict[str, Any]:
     """Each capability probed with reads only; a capability that is not configured says so."""
     report: dict[str, Any] = {}
-    if team.posthog_project_id and team.posthog_personal_api_key:
+    # A team connected through OAuth has no pasted key; the client for the team picks the OAuth grant first.
+    if team.posthog_project_id and (team.posthog_personal_api_key or hasattr(team, "posthog_oauth")):
         try:
             client = posthog_client_for_team(team)
         except SourceError as exc:

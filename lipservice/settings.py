@@ -198,6 +198,9 @@ LIPSERVICE_PAGERDUTY_EVENTS_URL = env_url(
 CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
+# Where "Connect with PostHog" finds each region's OAuth server and app hosts, when not PostHog Cloud's own:
+# {"us": {"issuer": "https://…", "api_hosts": ["https://…"], "ingest_host": "https://…"}, "eu": {…}, "any": {…}}.
+LIPSERVICE_POSTHOG_REGIONS = env_json("LIPSERVICE_POSTHOG_REGIONS", None)
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)
 # A service's first analysis reads this far back; a run never covers more than the cap (catch-up takes several).
 LIPSERVICE_ANALYSIS_LOOKBACK_HOURS = env_int("LIPSERVICE_ANALYSIS_LOOKBACK_HOURS", 168, minimum=1)

@@ -58,7 +58,13 @@ def _step_end(onboarding: Onboarding, name: str) -> None:
 
 
 def onboarding_begin(*, team: Team, user: Any, connect_started_at: datetime) -> Onboarding:
-    """Called when the Connect completes; the clock started when the person pressed "Connect"."""
+    """Called when the Connect completes; the clock started when the person pressed "Connect".
+
+    A team that connects again (after a lost grant) goes on with its onboarding where it stopped.
+    """
+    existing = onboarding_current(team=team)
+    if existing is not None:
+        return onboarding_retry(onboarding=existing)
     onboarding = Onboarding.objects.create(
         team=team,
         started_by=user if getattr(user, "pk", None) else None,

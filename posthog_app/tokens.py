@@ -207,12 +207,11 @@ def api_host_probe(*, connection: PostHogConnection, candidates: list[str]) -> s
     """The first app host (of a region-agnostic grant) where the token lists projects."""
     last: SourceError | None = None
     for host in candidates:
-        connection.api_host = host
+        # A plain bearer: a 401 from the wrong region must not spend a refresh.
+        config = PostHogConfig(host=host, project_id="", personal_api_key=connection.access_token, max_attempts=2)
         try:
-            with oauth_client_for(connection) as client:
+            with PostHogClient(config) as client:
                 client.list_projects()
-        except ReconnectRequired:
-            raise
         except SourceError as exc:
             last = exc
             continue

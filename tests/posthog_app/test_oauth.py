@@ -273,3 +273,27 @@ def test_a_member_who_is_not_admin_cannot_connect(team: Team, standin: PostHogSt
     response = browser.post("/posthog-app/connect/", {"region": "self_hosted", "self_hosted_url": standin.url})
 
     assert response.status_code == 403
+
+
+def test_region_agnostic_connect_finds_the_region_that_accepts_the_token(
+    admin_client: Client, standin: PostHogStandIn, team: Team, settings: Any
+) -> None:
+    elsewhere = PostHogStandIn().start()  # another region: it has never seen this grant, so it answers 401
+    settings.LIPSERVICE_POSTHOG_REGIONS = {
+        "any": {"issuer": standin.url, "api_hosts": [elsewhere.url, standin.url], "ingest_hosts": {}}
+    }
+    try:
+        response = admin_client.post("/posthog-app/connect/", {"region": "any"})
+        approved = httpx.get(response["Location"], follow_redirects=False)
+        params = {k: v[0] for k, v in parse_qs(urlsplit(approved.headers["location"]).query).items()}
+        finished = finish(admin_client, params)
+    finally:
+        elsewhere.stop()
+
+    assert finished.status_code == 302
+    connection = PostHogConnection.objects.get()
+    assert (connection.region, connection.api_host) == ("any", standin.url)
+    team.refresh_from_db()
+    assert team.posthog_host == standin.url
+    assert [s for _, p, s in elsewhere.api_requests if p == "/api/projects/"] == [401]
+    assert standin.grant_types() == ["authorization_code"]  # the other region's 401 spent no refresh

@@ -166,3 +166,34 @@ def test_choosing_no_known_service_is_a_400(admin_client: Client, standin: PostH
 
     assert response.status_code == 400
     assert b"Choose at least one" in response.content
+
+
+def test_a_grant_lost_mid_analysis_fails_the_step_and_reconnecting_goes_on_with_nothing_lost(
+    admin_client: Client, standin: PostHogStandIn, team: Team
+) -> None:
+    connect(admin_client, standin)
+    admin_client.get("/posthog-app/onboarding/")
+    admin_client.post("/posthog-app/onboarding/services/", {"service": list(SERVICES)})
+    for _ in range(2):
+        admin_client.post("/posthog-app/onboarding/advance/")
+    standin.revoke_all()
+
+    status = json.loads(admin_client.post("/posthog-app/onboarding/advance/").content)
+
+    assert status["stage"] == "failed" and status["error"].startswith("reconnect:")
+    page = admin_client.get("/posthog-app/onboarding/")
+    assert page.status_code == 200 and b"Reconnect PostHog" in page.content
+    kept = {name: s["hours_done"] for name, s in status["services"].items()}
+    assert sum(kept.values()) == 12
+
+    connect(admin_client, standin)
+    onboarding = Onboarding.objects.get(team=team)
+    assert onboarding.stage == Onboarding.Stage.ANALYSING
+    assert {n: s["hours_done"] for n, s in onboarding.progress["services"].items()} == kept
+    for _ in range(100):
+        status = json.loads(admin_client.post("/posthog-app/onboarding/advance/").content)
+        if status["stage"] != "analysing":
+            break
+
+    assert status["stage"] == "proposed"
+    assert sum(s["lines"] for s in status["services"].values()) == LINES
