@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -57,7 +58,7 @@ def admin_client(team: Team) -> Client:
     return browser
 
 
-def analyse(browser: Client) -> dict[str, object]:
+def analyse(browser: Client) -> dict[str, Any]:
     page = browser.get("/posthog-app/onboarding/")
     assert page.status_code == 200
     for name in SERVICES:
