@@ -65,6 +65,7 @@ def analyse(browser: Client) -> dict[str, Any]:
         assert f'value="{name}"'.encode() in page.content
     assert browser.post("/posthog-app/onboarding/services/", {"service": list(SERVICES)}).status_code == 302
     percents = []
+    status: dict[str, Any] = {}
     for _ in range(100):
         status = json.loads(browser.post("/posthog-app/onboarding/advance/").content)
         percents.append(status["percent"])
