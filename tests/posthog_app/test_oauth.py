@@ -297,3 +297,17 @@ def test_region_agnostic_connect_finds_the_region_that_accepts_the_token(
     assert team.posthog_host == standin.url
     assert [s for _, p, s in elsewhere.api_requests if p == "/api/projects/"] == [401]
     assert standin.grant_types() == ["authorization_code"]  # the other region's 401 spent no refresh
+
+
+def test_the_admin_shows_the_connection_state_and_never_a_token(admin_client: Client, standin: PostHogStandIn) -> None:
+    connection = connect(admin_client, standin)
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("root", password="x"))
+
+    listing = staff.get("/admin/posthog_app/posthogconnection/")
+    detail = staff.get(f"/admin/posthog_app/posthogconnection/{connection.pk}/change/")
+
+    assert listing.status_code == detail.status_code == 200
+    assert standin.url.encode() in detail.content
+    for secret in (connection.access_token, connection.refresh_token):
+        assert secret.encode() not in listing.content + detail.content
