@@ -141,7 +141,7 @@ def onboarding_choose(*, onboarding: Onboarding, names: Iterable[str]) -> Onboar
 def onboarding_advance(*, onboarding_id: int) -> Onboarding:
     """Do the next slice of work: analyse SLICE_HOURS of one service, or propose its policy once all 24 are read."""
     with transaction.atomic():
-        onboarding = Onboarding.objects.select_for_update().select_related("team").get(pk=onboarding_id)
+        onboarding = Onboarding.objects.select_for_update(of=("self",)).select_related("team").get(pk=onboarding_id)
         if onboarding.stage != Onboarding.Stage.ANALYSING:
             return onboarding
         start = datetime.fromisoformat(onboarding.progress["window_start"])
