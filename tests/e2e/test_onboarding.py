@@ -45,7 +45,8 @@ def posthog_with_logs() -> Iterator[PostHogStandIn]:
 
 
 @pytest.fixture
-def newcomer(chromium: Any, live_server: Any) -> Iterator[Session]:
+def newcomer(chromium: Any, live_server: Any, settings: Any) -> Iterator[Session]:
+    settings.LIPSERVICE_OUTBOUND_ALLOW = ["127.0.0.1"]  # the stand-in is local; the outbound door refuses loopback
     team = Team.objects.create(name="newco", display_name="NewCo")
     user = get_user_model().objects.create_user("newcomer", password="x")
     TeamMembership.objects.create(team=team, user=user, role=TeamMembership.Role.ADMIN)
