@@ -1,10 +1,10 @@
 """From "Connect" to a first proposed policy: services PostHog knows, a pushed-down analysis of the last 24 hours,
 and per chosen service a proposal with its simulated saving; then the enforcement (SDK key or install into PostHog).
 
-The analysis advances one slice per call (`onboarding_advance`), so a page can show progress between calls and a
-task can drive the same steps without a browser. Counting happens inside PostHog (HogQL GROUP BY on the template
-key): only distinct keys and their counts travel, never a raw line, and the simulation is estimated from those
-counts for the same reason. Each step's start and duration are recorded on the Onboarding.
+The analysis advances one slice per call (`onboarding_advance`), so the page shows progress between calls and a
+lost connection stops it between two slices, with every finished slice kept. Counting happens inside PostHog
+(HogQL GROUP BY on the template key): only distinct keys and their counts travel, never a raw line, and the
+simulation is estimated from those counts for the same reason. Each step's start and duration are recorded.
 """
 
 from __future__ import annotations
@@ -204,16 +204,6 @@ def _propose(onboarding: Onboarding, service: Service, state: dict[str, Any]) ->
         onboarding.first_policy_at = _now()
         _step_start(onboarding, "first_policy", at=onboarding.connect_started_at)
         _step_end(onboarding, "first_policy")
-
-
-def onboarding_run_all(*, onboarding_id: int, max_steps: int = 1000) -> Onboarding:
-    """Drive every step without a browser (a task, a command)."""
-    onboarding = Onboarding.objects.get(pk=onboarding_id)
-    for _ in range(max_steps):
-        if onboarding.stage != Onboarding.Stage.ANALYSING:
-            break
-        onboarding = onboarding_advance(onboarding_id=onboarding_id)
-    return onboarding
 
 
 def onboarding_retry(*, onboarding: Onboarding) -> Onboarding:

@@ -115,6 +115,8 @@ def test_onboarding_counts_inside_posthog_and_proposes_a_policy_per_service(
     assert onboarding.steps["first_policy"]["seconds"] == pytest.approx(onboarding.seconds_to_first_policy, abs=0.01)
     page = admin_client.get("/posthog-app/onboarding/")
     assert b'data-testid="saving"' in page.content
+    polled = json.loads(admin_client.get("/posthog-app/onboarding/status/").content)
+    assert (polled["stage"], polled["percent"]) == ("proposed", 100)
     assert b'From "Connect" to the first proposed policy' in admin_client.get("/dashboard/").content
 
 
