@@ -29,7 +29,7 @@ from lipservice.cachetools import redis_client
 from lipservice.metrics import POLICY_CACHE, POLICY_FAST_READS, REQUEST_SECONDS
 from lipservice.selectors import api_key_find_local
 from lipservice.services import api_key_touch
-from lipservice.throttling import ApiKeyRateThrottle
+from lipservice.throttling import SDK_BUDGET, ApiKeyRateThrottle
 from policies.cache import LOOKUPS_COUNTER, MISSES_COUNTER, CachedPolicy, policy_cache_key
 from policies.views import POLICY_MAX_AGE_SECONDS
 
@@ -82,7 +82,7 @@ class PolicyReadFastPath:
         client = redis_client() if key is not None else None
         if key is None or client is None:
             return None
-        throttle = ApiKeyRateThrottle()
+        throttle = ApiKeyRateThrottle(SDK_BUDGET)
         limit, duration = throttle.num_requests, throttle.duration
         throttle_key = cache.make_and_validate_key(throttle.counter_key(f"key:{key.pk}", time.time()))
         policy_key = policy_cache_key(key.team_id, service)

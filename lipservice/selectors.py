@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
-from lipservice.models import API_KEY_PREFIX, ApiKey, Team, hash_api_key
+from lipservice.models import API_KEY_PREFIX, ApiKey, Team, TeamMembership, hash_api_key
 
 API_KEY_CACHE_SECONDS = 60
 # Each process also remembers a resolved key for a few seconds, so a steady stream of reads with one key does not
@@ -68,6 +68,13 @@ def api_key_forget_local(*, key_hash: str) -> None:
 
 def team_for_user(*, user: Any) -> Team | None:
     return Team.objects.filter(members=user).order_by("id").first()
+
+
+def user_is_team_admin(*, user: Any, team: Team) -> bool:
+    user_id = getattr(user, "pk", None)
+    return user_id is not None and TeamMembership.objects.filter(
+        team=team, user_id=user_id, role=TeamMembership.Role.ADMIN
+    ).exists()
 
 
 def team_get(*, name: str) -> Team | None:

@@ -8,10 +8,12 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from lipservice import crypto
 from lipservice.models import API_KEY_VISIBLE_CHARS, ApiKey, Team, TeamMembership, generate_api_key, hash_api_key
 from lipservice.selectors import CACHE_ERRORS, api_key_cache_key, api_key_forget_local
 
@@ -33,13 +35,36 @@ def team_member_add(*, team: Team, user: Any, role: str = TeamMembership.Role.ME
 
 
 @transaction.atomic
-def api_key_create(*, team: Team, name: str, created_by: Any = None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, team: Team, name: str, scope: str = ApiKey.Scope.SDK, created_by: Any = None
+) -> tuple[ApiKey, str]:
     """Create a key and return it with its one-time plaintext; only its hash is stored."""
     raw = generate_api_key()
     key = ApiKey.objects.create(
-        team=team, name=name, prefix=raw[:API_KEY_VISIBLE_CHARS], key_hash=hash_api_key(raw), created_by=created_by
+        team=team,
+        name=name,
+        scope=ApiKey.Scope(scope),
+        prefix=raw[:API_KEY_VISIBLE_CHARS],
+        key_hash=hash_api_key(raw),
+        created_by=created_by,
     )
     return key, raw
+
+
+def secrets_reencrypt() -> dict[str, int]:
+    """Every `*_encrypted` column of every model rewritten under the newest key; counts per model and field."""
+    counts: dict[str, int] = {}
+    for model in apps.get_models():
+        fields = [f.name for f in model._meta.concrete_fields if f.name.endswith("_encrypted")]
+        for field in fields:
+            moved = 0
+            with transaction.atomic():
+                rows = model._default_manager.select_for_update().exclude(**{field: ""}).values_list("pk", field)
+                for pk, token in rows:
+                    model._default_manager.filter(pk=pk).update(**{field: crypto.reencrypt(token)})
+                    moved += 1
+            counts[f"{model._meta.label}.{field}"] = moved
+    return counts
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:

@@ -19,7 +19,7 @@ from lipservice.authentication import ApiKeyUser
 from lipservice.errors import NotFound
 from lipservice.selectors import api_key_find_active
 from lipservice.services import api_key_touch
-from lipservice.throttling import ApiKeyRateThrottle
+from lipservice.throttling import SDK_BUDGET, ApiKeyRateThrottle
 from patterns.selectors import pattern_get, pattern_list_for_service, pattern_windows, service_get, service_total_bytes
 from patterns.serializers import PatternDetailOutputSerializer, PatternOutputSerializer
 from policies.cache import CachedPolicy, policy_cache_get, policy_cache_set
@@ -88,7 +88,7 @@ def _sdk_read(request: HttpRequest, service: str) -> HttpResponse | None:
         entry = _active_policy(key.team, service)
     except NotFound:
         return None
-    if entry is None or not ApiKeyRateThrottle().allow(f"key:{key.pk}"):
+    if entry is None or not ApiKeyRateThrottle(SDK_BUDGET).allow(f"key:{key.pk}"):
         return None
     api_key_touch(key=key)
     return _policy_response(request, entry)
@@ -99,6 +99,8 @@ def _json(document: dict[str, Any]) -> str:
 
 
 class PolicyView(APIView):
+    sdk_methods = ("GET", "HEAD")
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "GET":
             served = _sdk_read(request, kwargs.get("service", ""))
@@ -235,6 +237,8 @@ class PatternDetailView(APIView):
 
 
 class PolicyValidateView(APIView):
+    member_methods = ("POST",)  # checks a draft, stores nothing
+
     @extend_schema(
         summary="Check a document against the safety checker without storing it",
         request=PolicyDocumentInputSerializer,
@@ -249,6 +253,8 @@ class PolicyValidateView(APIView):
 
 
 class PolicySimulateView(APIView):
+    member_methods = ("POST",)  # replays a draft, stores nothing
+
     @extend_schema(
         summary="Replay the service's recent history through a draft document (nothing is stored)",
         request=PolicyDocumentInputSerializer,

@@ -637,15 +637,17 @@ def _expect_dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _detail(response: httpx.Response) -> str:
+    """A short reason for an error: PostHog's own `detail`/`code` field, else the reason phrase. Never the body: the
+    host is the tenant's choice, and what it answers is echoed back to them."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text[:300]
+        return response.reason_phrase
     if isinstance(payload, dict):
         for field in ("detail", "error", "message", "code"):
-            if payload.get(field):
-                return str(payload[field])[:300]
-    return str(payload)[:300]
+            if isinstance(payload.get(field), str) and payload[field]:
+                return "".join(ch for ch in payload[field][:120] if ch.isprintable())
+    return response.reason_phrase
 
 
 def _http_error(response: httpx.Response, *, method: str, path: str, scope: str) -> SourceError:

@@ -14,6 +14,8 @@ from patterns.models import Pattern, Service
 from policies.webhooks import SIGNATURE_HEADER, verify
 from tests.insights.conftest import Receiver, make_pattern
 
+pytestmark = pytest.mark.usefixtures("loopback_peers")
+
 T0 = datetime(2026, 11, 21, 23, tzinfo=UTC)
 
 

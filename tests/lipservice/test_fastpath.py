@@ -129,7 +129,7 @@ def test_request_ids_are_echoed_or_made(key: str) -> None:
     [
         ({"HTTP_HOST": "evil.example"}, 400),  # ALLOWED_HOSTS is Django's to enforce
         ({"PATH_INFO": "/api/v1/policies/missing"}, 404),
-        ({"PATH_INFO": "/api/v1/policies/checkout/history"}, 200),
+        ({"PATH_INFO": "/api/v1/policies/checkout/history"}, 403),  # an sdk key reads the policy only
         ({"REQUEST_METHOD": "HEAD"}, 200),
     ],
 )
@@ -154,7 +154,7 @@ def test_unknown_revoked_and_missing_keys_are_refused_by_django(team: Team, key:
 
 def test_the_rate_limit_holds_and_django_answers_the_429(key: str, settings: Any) -> None:
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "4/day"}
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "4/day", "management": "4/day"}
     with override_settings(REST_FRAMEWORK=rest):
         statuses = [call(application, key)["status"] for _ in range(5)]
         throttled = call(application, key)
@@ -182,7 +182,7 @@ def test_with_redis_unreachable_django_answers_from_the_database(key: str) -> No
 
 def test_a_poll_that_misses_the_cache_counts_once_against_the_rate_limit(team: Team, key: str, settings: Any) -> None:
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "3/day", "management": "3/day"}
     with override_settings(REST_FRAMEWORK=rest):
         assert call(application, key)["status"] == 200  # Django: learns the key, fills the cache
         policy_publish(service=Service.objects.get(team=team), actor="test", document=make_document(info=0.2))

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from lipservice.models import Team, TeamMembership
 from tests.patterns.sources.fake_posthog import API_KEY, PROJECT_ID, FakePostHog
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_peers")]
 
 
 @pytest.fixture
