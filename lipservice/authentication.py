@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from lipservice.models import ApiKey, Team
-from lipservice.selectors import api_key_find_active, team_for_user, user_is_team_admin
+from lipservice.selectors import ApiKeyLookupRefused, api_key_find_active, team_for_user, user_is_team_admin
 from lipservice.services import api_key_touch
 
 
@@ -23,7 +23,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not raw.strip() or " " in raw.strip():
             raise exceptions.AuthenticationFailed("Malformed Authorization header; expected 'Bearer <api key>'.")
-        key = api_key_find_active(raw=raw.strip())
+        from lipservice.throttling import KeyLookupThrottle
+
+        lookups = KeyLookupThrottle()
+        ident = f"ip:{lookups.get_ident(request)}"
+        try:
+            key = api_key_find_active(raw=raw.strip(), may_query=lambda: lookups.allow(ident))
+        except ApiKeyLookupRefused:
+            raise exceptions.Throttled(wait=lookups.wait()) from None
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         api_key_touch(key=key)

@@ -172,9 +172,15 @@ class ApiKey(models.Model):
             self.save(update_fields=["revoked_at"])
 
 
-@receiver(post_delete, sender=ApiKey)
 @receiver(post_save, sender=ApiKey)
 def _forget_cached_key(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
     from lipservice.services import api_key_forget
 
     api_key_forget(key=instance)
+
+
+@receiver(post_delete, sender=ApiKey)
+def _bury_deleted_key(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
+    from lipservice.services import api_key_forget
+
+    api_key_forget(key=instance, revoked=True)

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from lipservice import crypto
 from lipservice.models import API_KEY_VISIBLE_CHARS, ApiKey, Team, TeamMembership, generate_api_key, hash_api_key
-from lipservice.selectors import CACHE_ERRORS, api_key_cache_key, api_key_forget_local
+from lipservice.selectors import (
+    API_KEY_TOMBSTONE_SECONDS,
+    CACHE_ERRORS,
+    REVOKED,
+    api_key_cache_key,
+    api_key_forget_local,
+)
 
 # last_used_at is informational; writing it on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -69,15 +75,20 @@ def secrets_reencrypt() -> dict[str, int]:
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     key.revoke()
-    api_key_forget(key=key)
+    api_key_forget(key=key, revoked=True)
     return key
 
 
-def api_key_forget(*, key: ApiKey) -> None:
-    """Drop the cached lookups so a revoked or deleted key stops working (at once here, within seconds elsewhere)."""
-    api_key_forget_local(key_hash=key.key_hash)
+def api_key_forget(*, key: ApiKey, revoked: bool = False) -> None:
+    """Drop the cached lookups; a revoked or deleted key leaves a tombstone that no racing lookup can replace, so it
+    stops working at once here and within API_KEY_LOCAL_SECONDS in other processes."""
+    revoked = revoked or key.revoked_at is not None
+    api_key_forget_local(key_hash=key.key_hash, revoked=revoked)
     with contextlib.suppress(*CACHE_ERRORS):
-        cache.delete(api_key_cache_key(key.key_hash))
+        if revoked:
+            cache.set(api_key_cache_key(key.key_hash), REVOKED, timeout=API_KEY_TOMBSTONE_SECONDS)
+        else:
+            cache.delete(api_key_cache_key(key.key_hash))
 
 
 def api_key_touch(*, key: ApiKey) -> None:

@@ -207,6 +207,8 @@ CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 # Destinations a tenant may point at although they are loopback, link-local, private or reserved (host names and
 # CIDRs, such as a self-hosted PostHog on the private network); lipservice.outbound refuses them otherwise.
 LIPSERVICE_OUTBOUND_ALLOW = env_list("LIPSERVICE_OUTBOUND_ALLOW", [])
+# Database lookups of API keys the cache does not know, per client address (guessing costs no query beyond this).
+LIPSERVICE_KEY_LOOKUP_RATE = env_rate("LIPSERVICE_KEY_LOOKUP_RATE", "120/min")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)

@@ -73,3 +73,14 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+class KeyLookupThrottle(ApiKeyRateThrottle):
+    """Database lookups of keys the cache does not know, per client address: guessing keys is throttled before it
+    reaches the database (the unknown answer is then cached too)."""
+
+    def configure(self, scope: str) -> None:
+        parsed = SimpleRateThrottle.parse_rate(self, settings.LIPSERVICE_KEY_LOOKUP_RATE)  # type: ignore[arg-type]
+        self.scope = "key_lookup"
+        self.num_requests = parsed[0] or 0
+        self.duration = parsed[1] or 1

@@ -125,6 +125,9 @@ class TeamConnectionTestView(APIView):
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.LIPSERVICE_METRICS_TOKEN
+    if settings.PRODUCTION and not token:
+        # Metrics name every team's services: in production they are never public.
+        return HttpResponse("metrics need LIPSERVICE_METRICS_TOKEN to be set in production\n", status=403)
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return HttpResponse("metrics need Authorization: Bearer <LIPSERVICE_METRICS_TOKEN>\n", status=401)
     refresh_policy_gauges()
