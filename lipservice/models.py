@@ -43,12 +43,6 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.display_name or self.name
 
-    @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Team:
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_host = instance.__dict__.get("posthog_host")
-        return instance
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # A personal key belongs to the host it was given for: pointing the team at another host without giving a new
         # key forgets the stored one, so a write-only key cannot be read back by sending it elsewhere.
@@ -61,6 +55,12 @@ class Team(models.Model):
         super().save(*args, **kwargs)
         self._loaded_host = self.posthog_host
         self._key_set = False
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Team:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_host = instance.__dict__.get("posthog_host")
+        return instance
 
     @staticmethod
     def _read_secret(stored: str) -> str:

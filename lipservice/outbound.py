@@ -120,9 +120,7 @@ class PinnedTransport(httpx.HTTPTransport):
 
 def outbound_client(*, timeout: float, verify: bool = True, **kwargs: Any) -> httpx.Client:
     """An httpx client for tenant-chosen destinations: pinned, checked, no redirects."""
-    return httpx.Client(
-        transport=PinnedTransport(verify=verify), timeout=timeout, follow_redirects=False, **kwargs
-    )
+    return httpx.Client(transport=PinnedTransport(verify=verify), timeout=timeout, follow_redirects=False, **kwargs)
 
 
 def error_summary(response: httpx.Response) -> str:

@@ -108,9 +108,10 @@ def team_for_user(*, user: Any) -> Team | None:
 
 def user_is_team_admin(*, user: Any, team: Team) -> bool:
     user_id = getattr(user, "pk", None)
-    return user_id is not None and TeamMembership.objects.filter(
-        team=team, user_id=user_id, role=TeamMembership.Role.ADMIN
-    ).exists()
+    return (
+        user_id is not None
+        and TeamMembership.objects.filter(team=team, user_id=user_id, role=TeamMembership.Role.ADMIN).exists()
+    )
 
 
 def team_get(*, name: str) -> Team | None:

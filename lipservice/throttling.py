@@ -22,7 +22,6 @@ from lipservice.authentication import request_is_sdk_call
 from lipservice.cachetools import counter_incr
 from lipservice.models import ApiKey
 
-
 SDK_BUDGET = "sdk"
 MANAGEMENT_BUDGET = "management"
 

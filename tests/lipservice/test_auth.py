@@ -86,7 +86,10 @@ def test_key_is_stored_hashed_with_visible_prefix_and_records_use(team: Team) ->
 
 def test_throttle_answers_429_with_retry_after(client: APIClient, settings: object) -> None:
     rest = dict(settings.REST_FRAMEWORK)  # type: ignore[attr-defined]
-    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "100/day", "management": "3/day"}  # a day: the window cannot roll over mid-test
+    rest["DEFAULT_THROTTLE_RATES"] = {
+        "sdk": "100/day",
+        "management": "3/day",
+    }  # a day: the window cannot roll over mid-test
     with override_settings(REST_FRAMEWORK=rest):
         codes = [client.get("/api/v1/services").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
@@ -110,7 +113,9 @@ def test_throttle_is_per_key(team: Team, settings: object) -> None:
         assert clients[1].get("/api/v1/services").status_code == 200
 
 
-@pytest.mark.parametrize(("args", "scope", "services_status"), [((), "sdk", 403), (("--scope", "management"), "management", 200)])
+@pytest.mark.parametrize(
+    ("args", "scope", "services_status"), [((), "sdk", 403), (("--scope", "management"), "management", 200)]
+)
 def test_create_api_key_command_prints_key_last_with_sdk_scope_by_default(
     team: Team, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], scope: str, services_status: int
 ) -> None:

@@ -70,7 +70,7 @@ def peer() -> Iterator[Peer]:
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_private_destinations_are_refused_by_default(url: str) -> None:
-    with pytest.raises(OutboundRefused, match="LIPSERVICE_OUTBOUND_ALLOW|resolve"):
+    with pytest.raises(OutboundRefused, match=r"LIPSERVICE_OUTBOUND_ALLOW|resolve"):
         check_url(url)
 
 
@@ -135,9 +135,11 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_as_host(
 
 def test_a_name_resolving_to_loopback_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        socket, "getaddrinfo", lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))],
     )
-    with pytest.raises(OutboundRefused, match="127.0.0.1, a loopback address"):
+    with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1, a loopback address"):
         check_url("https://innocent.example/hook")
 
 

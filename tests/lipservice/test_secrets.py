@@ -32,7 +32,9 @@ class Listener:
         class Handler(BaseHTTPRequestHandler):
             def _record(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                listener.received.append(bytes(self.requestline, "latin-1") + bytes(self.headers) + self.rfile.read(length))
+                listener.received.append(
+                    bytes(self.requestline, "latin-1") + bytes(self.headers) + self.rfile.read(length)
+                )
                 self.send_response(401)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -102,7 +104,12 @@ def test_planted_env_reference_never_puts_the_server_secret_on_the_wire(
 
 
 def test_operator_allowed_env_reference_is_sent_to_its_host(
-    client: APIClient, team: Team, listener: Listener, loopback_peers: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+    client: APIClient,
+    team: Team,
+    listener: Listener,
+    loopback_peers: None,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
 ) -> None:
     # The same path as above with the name allowed: the listener does see the value, so the test above can fail.
     monkeypatch.setenv("ACME_POSTHOG_KEY", PLANTED_SECRET)

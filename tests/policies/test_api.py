@@ -119,7 +119,8 @@ def test_the_policy_body_is_the_stored_document_byte_for_byte_as_json(client: AP
 def test_policy_reads_count_against_the_key_rate_limit(client: APIClient, service: Service, settings: Any) -> None:
     publish(client, make_document())
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "3/day", "management": "3/day"}  # a day: the window cannot roll over mid-test
+    # a day: the window cannot roll over mid-test
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "3/day", "management": "3/day"}
     with override_settings(REST_FRAMEWORK=rest):
         codes = [client.get("/api/v1/policies/checkout").status_code for _ in range(3)]
         throttled = client.get("/api/v1/policies/checkout")
