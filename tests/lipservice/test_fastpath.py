@@ -18,6 +18,7 @@ from lipservice.models import Team
 from lipservice.services import api_key_create, api_key_revoke
 from lipservice.wsgi import application, django_application
 from patterns.models import Service
+from policies.exporters.sdk import policy_to_sdk_json
 from policies.services import policy_publish
 from tests.conftest import service_unavailable
 from tests.lipservice.test_health import UNREACHABLE_REDIS
@@ -115,6 +116,38 @@ def test_a_known_key_is_answered_in_front_of_django_exactly_as_django_answers(ke
         assert not_modified["status"] == 304 and not_modified["body"] == b""
         assert call(django_application, key, HTTP_IF_NONE_MATCH=header)["status"] == 304
     assert fast_reads() == before + 4
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"HTTP_IF_NONE_MATCH": "ETAG"},
+        {"HTTP_IF_NONE_MATCH": '"other", ETAG'},
+        {"HTTP_IF_NONE_MATCH": "*"},
+        {"HTTP_IF_NONE_MATCH": '"stale"'},
+        {"HTTP_X_REQUEST_ID": "req-42"},
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    ],
+    ids=["plain", "etag", "etag-in-list", "star", "stale-etag", "request-id", "gzip"],
+)
+def test_both_read_adapters_give_the_same_bytes_and_headers(key: str, team: Team, extra: dict[str, str]) -> None:
+    warm = call(application, key)  # Django learns the key and fills the cache; later reads can be fast
+    extra = {name: value.replace("ETAG", warm["headers"]["etag"]) for name, value in extra.items()}
+    before = fast_reads()
+    fast = call(application, key, **extra)
+    assert fast_reads() == before + 1
+    reference = call(django_application, key, **extra)
+    assert fast["status"] == reference["status"]
+    assert fast["body"] == reference["body"]
+    assert fast["headers"].keys() - {"date"} == reference["headers"].keys() - {"date"}
+    for name in fast["headers"].keys() - {"date", "x-request-id"}:
+        assert fast["headers"][name] == reference["headers"][name], name
+    if "HTTP_X_REQUEST_ID" in extra:
+        assert fast["headers"]["x-request-id"] == reference["headers"]["x-request-id"] == "req-42"
+    version = Service.objects.get(team=team, name="checkout").policy_versions.get(status="active")
+    if fast["status"] == 200:
+        assert fast["body"] == policy_to_sdk_json(version.document).encode()
 
 
 def test_request_ids_are_echoed_or_made(key: str) -> None:
