@@ -38,7 +38,7 @@ from insights.engine.explain import (
 from insights.engine.pricing import Pricing, PricingError, parse_pricing
 from insights.models import AlertChannel, AlertDelivery, Anomaly, Incident
 from insights.selectors import InvalidPricing, alert_channels_for, alert_last_sent, pattern_dominant_severity
-from lipservice.delivery import plain_list, plain_text, post_once, slack_link, slack_text
+from lipservice.delivery import deliver, plain_list, plain_text, signed_headers, slack_link, slack_text
 from lipservice.errors import DomainError
 from lipservice.models import Team
 from patterns.engine.anomaly import AnomalyConfig, detect_anomalies
@@ -46,20 +46,14 @@ from patterns.models import Pattern, PatternWindow, Service
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.providers import LLMError, LLMProvider, provider_from_config
 from policies.engine.redaction import redact
-from policies.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
 
 BUCKET_SECONDS = 3600
 SCAN_HISTORY_HOURS = 9 * 24  # seven days of same-hour baseline plus the detector's 48 h of recent history
 SCAN_LOOKBACK_HOURS = 3
-ALERT_TIMEOUT_SECONDS = 10.0
 GROUP_GAP = timedelta(hours=1)
 PAGERDUTY_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
-
-
-class AlertDeliveryError(Exception):
-    """A delivery failed in a way worth retrying (network error, 429 or 5xx)."""
 
 
 # --- pricing ---------------------------------------------------------------------------------------------------------
@@ -566,7 +560,7 @@ def alert_payload(*, channel: AlertChannel, incident: Incident) -> dict[str, Any
 def alert_deliver(
     *, delivery_id: int, final_attempt: bool, post: Callable[..., httpx.Response] | None = None
 ) -> AlertDelivery:
-    """One attempt. Raises AlertDeliveryError when a retry may help; records every attempt."""
+    """One attempt through lipservice.delivery (raises DeliveryRetry when a retry may help); webhooks are signed."""
     delivery = AlertDelivery.objects.select_related("channel", "incident").get(pk=delivery_id)
     if delivery.status != AlertDelivery.Status.PENDING:
         return delivery
@@ -577,20 +571,10 @@ def alert_deliver(
         payload = {"routing_key": channel.secret, **payload}
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     if channel.kind == AlertChannel.Kind.WEBHOOK:
-        headers[SIGNATURE_HEADER] = sign(secret=channel.secret, body=body)
-        headers[EVENT_HEADER] = "incident.triggered"
-        headers[DELIVERY_HEADER] = f"alert-{delivery.pk}"
-    delivery.attempts += 1
-    attempt = post_once(channel.target_url, body=body, headers=headers, timeout=ALERT_TIMEOUT_SECONDS, post=post)
-    delivery.response_status = attempt.status or delivery.response_status
-    delivery.error = attempt.error
-    retry = attempt.retryable
-    if attempt.delivered:
-        delivery.status = AlertDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-    if delivery.status != AlertDelivery.Status.DELIVERED and (not retry or final_attempt):
-        delivery.status = AlertDelivery.Status.FAILED
-    delivery.save()
-    if retry and not final_attempt:
-        raise AlertDeliveryError(delivery.error)
+        headers.update(
+            signed_headers(
+                secret=channel.secret, body=body, event="incident.triggered", delivery_id=f"alert-{delivery.pk}"
+            )
+        )
+    deliver(delivery, url=channel.target_url, body=body, headers=headers, final_attempt=final_attempt, post=post)
     return delivery

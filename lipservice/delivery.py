@@ -1,15 +1,102 @@
-"""One outbound POST of a signed webhook or an alert, classified for retrying: the shared delivery attempt; and the
-escaping of text that came from logs before it enters a payload someone else renders."""
+"""The one delivery mechanism for webhooks (policies) and alerts (insights): signed, sent through the outbound door,
+retried with one policy, every attempt recorded on the delivery row; and the escaping of text that came from logs
+before it enters a payload someone else renders.
+
+Signature: `X-LipService-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 import httpx
+from django.utils import timezone
 
 from lipservice.outbound import OutboundRefused, error_summary, outbound_client
+
+SIGNATURE_HEADER = "X-LipService-Signature"
+EVENT_HEADER = "X-LipService-Event"
+DELIVERY_HEADER = "X-LipService-Delivery"
+TOLERANCE_SECONDS = 300
+DELIVERY_TIMEOUT_SECONDS = 10.0
+# The retry policy of every delivery task: exponential backoff from 5 s to 10 min with jitter, five retries.
+MAX_RETRIES = 5
+RETRY_POLICY: dict[str, Any] = {"retry_backoff": 5, "retry_backoff_max": 600, "retry_jitter": True}
+
+
+class DeliveryRetry(Exception):
+    """A delivery failed in a way worth retrying (network error, 429 or 5xx)."""
+
+
+class DeliveryRecord(Protocol):
+    """A delivery row: webhooks' and alerts' both have these fields."""
+
+    attempts: int
+    response_status: int | None
+    error: str
+    status: str
+    delivered_at: datetime | None
+
+    def save(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+def sign(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={digest}"
+
+
+def verify(
+    *, secret: str, body: bytes, header: str, tolerance: int = TOLERANCE_SECONDS, now: float | None = None
+) -> bool:
+    """What a receiver runs: the signature matches and the timestamp is recent, so a replay is refused."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        ts = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - ts) > tolerance:
+        return False
+    expected = sign(secret=secret, body=body, timestamp=ts).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def signed_headers(*, secret: str, body: bytes, event: str, delivery_id: str) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(secret=secret, body=body), EVENT_HEADER: event, DELIVERY_HEADER: delivery_id}
+
+
+def deliver(
+    record: DeliveryRecord,
+    *,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    final_attempt: bool,
+    post: Callable[..., httpx.Response] | None = None,
+) -> DeliveryRecord:
+    """One attempt, recorded on `record` (status `delivered` or, once no retry is left or none would help, `failed`).
+    Raises DeliveryRetry when the task should try again."""
+    record.attempts += 1
+    attempt = post_once(url, body=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS, post=post)
+    record.response_status = attempt.status or record.response_status
+    record.error = attempt.error
+    if attempt.delivered:
+        record.status = "delivered"
+        record.delivered_at = timezone.now()
+    elif not attempt.retryable or final_attempt:
+        record.status = "failed"
+    record.save()
+    if not attempt.delivered and attempt.retryable and not final_attempt:
+        raise DeliveryRetry(record.error)
+    return record
 
 
 @dataclass(frozen=True)

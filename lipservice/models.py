@@ -36,6 +36,9 @@ class Team(models.Model):
         settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The host as loaded and whether a new personal key was given since: see save().
+    _loaded_host: str | None = None
+    _key_set: bool = False
 
     class Meta:
         ordering = ["name"]
@@ -46,8 +49,8 @@ class Team(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # A personal key belongs to the host it was given for: pointing the team at another host without giving a new
         # key forgets the stored one, so a write-only key cannot be read back by sending it elsewhere.
-        loaded = getattr(self, "_loaded_host", None)
-        if loaded is not None and self.posthog_host != loaded and not getattr(self, "_key_set", False):
+        loaded = self._loaded_host
+        if loaded is not None and self.posthog_host != loaded and not self._key_set:
             self.posthog_personal_api_key_encrypted = ""
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:

@@ -49,7 +49,7 @@ class PolicyView(APIView):
         # A read answers with policies.read's headers only, the same from either adapter.
         if self.request.method in ("GET", "HEAD"):
             return {}
-        return super().default_response_headers  # type: ignore[no-any-return]
+        return super().default_response_headers
 
     @extend_schema(
         summary="The active policy of a service (SDKs poll this)",
