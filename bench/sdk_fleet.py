@@ -38,11 +38,11 @@ sys.path[:0] = [str(ROOT)]
 from bench.results import write_section  # noqa: E402
 
 SECTION = "## SDK fleet"
-DATABASE = "lipservice_fleet"
+DATABASE = os.environ.get("BENCH_FLEET_DATABASE", "lipservice_fleet")
 ENV = {
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DATABASE}"),
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4"),
-    "LIPSERVICE_API_RATE": "100000000/min",
+    # No rate override: the fleet runs under the default per-key SDK budget it is sized against.
     "LIPSERVICE_ACCESS_LOG_LEVEL": "WARNING",
 }
 SETUP = """
