@@ -72,6 +72,20 @@ def client(api_key: str) -> APIClient:
 
 
 @pytest.fixture
+def team_admin_client(team: Team) -> APIClient:
+    """A logged-in person with the admin role in `team`."""
+    from django.contrib.auth import get_user_model
+
+    from lipservice.models import TeamMembership
+
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
+    TeamMembership.objects.create(team=team, user=user, role=TeamMembership.Role.ADMIN)
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+@pytest.fixture
 def loopback_peers(settings: Any) -> None:
     """The operator's allowance for the local servers that stand in for PostHog, LLM vendors and alert receivers:
     tenant-chosen destinations on loopback are refused unless allowed (lipservice.outbound)."""

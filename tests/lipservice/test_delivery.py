@@ -10,7 +10,9 @@ from lipservice.delivery import DeliveryRetry, sign, verify
 from policies.tasks import deliver_webhook
 
 
-@pytest.mark.parametrize("field", ["autoretry_for", "max_retries", "retry_backoff", "retry_backoff_max", "retry_jitter"])
+@pytest.mark.parametrize(
+    "field", ["autoretry_for", "max_retries", "retry_backoff", "retry_backoff_max", "retry_jitter"]
+)
 def test_webhooks_and_alerts_retry_with_one_policy(field: str) -> None:
     assert getattr(deliver_webhook, field) == getattr(deliver_alert, field)
     assert deliver_webhook.autoretry_for == (DeliveryRetry,)

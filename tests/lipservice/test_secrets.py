@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from lipservice import crypto
-from lipservice.models import Team, TeamMembership
+from lipservice.models import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -61,19 +60,10 @@ def listener() -> Iterator[Listener]:
     server.stop()
 
 
-@pytest.fixture
-def admin_client(team: Team) -> APIClient:
-    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
-    TeamMembership.objects.create(team=team, user=user, role=TeamMembership.Role.ADMIN)
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
 @pytest.mark.parametrize("field", ["posthog_personal_api_key", "clickhouse_url"])
 @pytest.mark.parametrize("value", ["env:DJANGO_SECRET_KEY", "env:SOME_SERVER_VARIABLE", " ENV:HOME"])
-def test_tenant_admin_storing_an_env_reference_gets_400(admin_client: APIClient, field: str, value: str) -> None:
-    response = admin_client.patch("/api/v1/team", {field: value}, format="json")
+def test_tenant_admin_storing_an_env_reference_gets_400(team_admin_client: APIClient, field: str, value: str) -> None:
+    response = team_admin_client.patch("/api/v1/team", {field: value}, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
 
@@ -143,23 +133,23 @@ def test_secrets_written_under_k1_read_after_rotating_to_k2_and_reencrypt_moves_
         assert Fernet(k2.encode()).decrypt(moved.posthog_personal_api_key_encrypted.encode()) == b"phx_written_under_k1"
 
 
-def test_a_secret_no_key_reads_is_shown_as_unreadable_not_a_500(admin_client: APIClient, team: Team) -> None:
+def test_a_secret_no_key_reads_is_shown_as_unreadable_not_a_500(team_admin_client: APIClient, team: Team) -> None:
     with override_settings(LIPSERVICE_ENCRYPTION_KEY=Fernet.generate_key().decode()):
         team.posthog_personal_api_key = "phx_lost_key_secret"
         team.save()
     with override_settings(LIPSERVICE_ENCRYPTION_KEY=Fernet.generate_key().decode()):
-        response = admin_client.get("/api/v1/team")
+        response = team_admin_client.get("/api/v1/team")
     assert response.status_code == 200
     assert "unreadable" in response.json()["posthog_personal_api_key_masked"]
 
 
-def test_changing_the_posthog_host_forgets_the_stored_key(admin_client: APIClient, team: Team) -> None:
-    admin_client.patch("/api/v1/team", {"posthog_personal_api_key": "phx_original_key_1234"}, format="json")
-    moved = admin_client.patch("/api/v1/team", {"posthog_host": "https://eu.posthog.com"}, format="json")
+def test_changing_the_posthog_host_forgets_the_stored_key(team_admin_client: APIClient, team: Team) -> None:
+    team_admin_client.patch("/api/v1/team", {"posthog_personal_api_key": "phx_original_key_1234"}, format="json")
+    moved = team_admin_client.patch("/api/v1/team", {"posthog_host": "https://eu.posthog.com"}, format="json")
     assert moved.status_code == 200 and moved.json()["posthog_personal_api_key_masked"] == ""
     assert Team.objects.get(pk=team.pk).posthog_personal_api_key == ""
     both = {"posthog_host": "https://us.posthog.com", "posthog_personal_api_key": "phx_replacement_5678"}
-    assert admin_client.patch("/api/v1/team", both, format="json").status_code == 200
+    assert team_admin_client.patch("/api/v1/team", both, format="json").status_code == 200
     assert Team.objects.get(pk=team.pk).posthog_personal_api_key == "phx_replacement_5678"
-    assert admin_client.patch("/api/v1/team", {"display_name": "Acme Inc"}, format="json").status_code == 200
+    assert team_admin_client.patch("/api/v1/team", {"display_name": "Acme Inc"}, format="json").status_code == 200
     assert Team.objects.get(pk=team.pk).posthog_personal_api_key == "phx_replacement_5678"
