@@ -29,6 +29,7 @@ ENV = {
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lipservice_bench"),
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
     "LIPSERVICE_API_RATE": "100000000/min",
+    "LIPSERVICE_SDK_RATE": "100000000/min",
     "LIPSERVICE_ACCESS_LOG_LEVEL": "WARNING",
 }
 SETUP = """

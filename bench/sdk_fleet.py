@@ -38,11 +38,11 @@ sys.path[:0] = [str(ROOT)]
 from bench.results import write_section  # noqa: E402
 
 SECTION = "## SDK fleet"
-DATABASE = "lipservice_fleet"
+DATABASE = os.environ.get("BENCH_FLEET_DATABASE", "lipservice_fleet")
 ENV = {
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DATABASE}"),
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4"),
-    "LIPSERVICE_API_RATE": "100000000/min",
+    # No rate override: the fleet runs under the default per-key SDK budget it is sized against.
     "LIPSERVICE_ACCESS_LOG_LEVEL": "WARNING",
 }
 SETUP = """
@@ -119,9 +119,11 @@ def post_stats(url: str, key: str, payload: dict[str, Any]) -> int:
         return 0
 
 
-def wait_for(url: str, key: str) -> None:
+def wait_for(url: str, key: str, service: str) -> None:
+    # The fleet's keys have the sdk scope: what they may read is their policy.
     for _ in range(150):
-        request = urllib.request.Request(url + "/api/v1/services", headers={"Authorization": f"Bearer {key}"})  # noqa: S310
+        path = f"/api/v1/policies/{service}"
+        request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {key}"})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - the local bench server
                 return
@@ -187,7 +189,7 @@ def main() -> None:
         )  # fmt: skip
     load_before = os.getloadavg()[0]
     try:
-        wait_for(url, config["services"][0]["key"])
+        wait_for(url, config["services"][0]["key"], config["services"][0]["name"])
         say(f"gunicorn on {url}; {args.sdks} SDKs for {args.duration} s (progress every 10 s)")
         ledger_path, locust_log = work / "ledger.json", work / "locust.log"
         locust = subprocess.Popen(

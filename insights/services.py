@@ -38,7 +38,7 @@ from insights.engine.explain import (
 from insights.engine.pricing import Pricing, PricingError, parse_pricing
 from insights.models import AlertChannel, AlertDelivery, Anomaly, Incident
 from insights.selectors import InvalidPricing, alert_channels_for, alert_last_sent, pattern_dominant_severity
-from lipservice.delivery import post_once
+from lipservice.delivery import deliver, plain_list, plain_text, signed_headers, slack_link, slack_text
 from lipservice.errors import DomainError
 from lipservice.models import Team
 from patterns.engine.anomaly import AnomalyConfig, detect_anomalies
@@ -46,20 +46,14 @@ from patterns.models import Pattern, PatternWindow, Service
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.providers import LLMError, LLMProvider, provider_from_config
 from policies.engine.redaction import redact
-from policies.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
 
 BUCKET_SECONDS = 3600
 SCAN_HISTORY_HOURS = 9 * 24  # seven days of same-hour baseline plus the detector's 48 h of recent history
 SCAN_LOOKBACK_HOURS = 3
-ALERT_TIMEOUT_SECONDS = 10.0
 GROUP_GAP = timedelta(hours=1)
 PAGERDUTY_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
-
-
-class AlertDeliveryError(Exception):
-    """A delivery failed in a way worth retrying (network error, 429 or 5xx)."""
 
 
 # --- pricing ---------------------------------------------------------------------------------------------------------
@@ -505,17 +499,19 @@ def _decide(*, channel: AlertChannel, incident: Incident, moment: datetime) -> A
 def alert_payload(*, channel: AlertChannel, incident: Incident) -> dict[str, Any]:
     """The body for the channel's wire format; a PagerDuty routing key is added at send time, never stored here."""
     explanation = incident.explanation or {}
-    summary = incident.title or f"{incident.severity} incident in {incident.service.name}"
-    url = explanation.get("logs_url", "")
+    # Titles and explanations quote templates mined from logs (and a model's words about them): escaped per channel.
+    raw_summary = incident.title or f"{incident.severity} incident in {incident.service.name}"
+    summary = plain_text(raw_summary, 3000)
+    url = plain_text(explanation.get("logs_url", ""), 2000)
     details = {
         "service": incident.service.name,
         "team": incident.team.name,
         "severity": incident.severity,
         "window_start": incident.window_start.isoformat(),
         "window_end": incident.window_end.isoformat(),
-        "what_changed": explanation.get("what_changed", []),
-        "likely_causes": explanation.get("likely_causes", []),
-        "debugging_steps": explanation.get("debugging_steps", []),
+        "what_changed": plain_list(explanation.get("what_changed", [])),
+        "likely_causes": plain_list(explanation.get("likely_causes", [])),
+        "debugging_steps": plain_list(explanation.get("debugging_steps", [])),
         "logs_url": url,
     }
     if channel.kind == AlertChannel.Kind.PAGERDUTY:
@@ -534,20 +530,24 @@ def alert_payload(*, channel: AlertChannel, incident: Incident) -> dict[str, Any
             "links": [{"href": url, "text": "PostHog logs for the window"}] if url else [],
         }
     if channel.kind == AlertChannel.Kind.SLACK:
-        causes = "\n".join(f"• {c}" for c in explanation.get("likely_causes", [])[:5])
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(explanation.get("debugging_steps", [])[:5], 1))
+        causes = "\n".join(f"• {slack_text(c, 500)}" for c in explanation.get("likely_causes", [])[:5])
+        steps = "\n".join(
+            f"{i}. {slack_text(s, 500)}" for i, s in enumerate(explanation.get("debugging_steps", [])[:5], 1)
+        )
         blocks: list[dict[str, Any]] = [
             {"type": "header", "text": {"type": "plain_text", "text": f"[{incident.severity.upper()}] log anomaly"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": summary[:2900]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(raw_summary)}},
         ]
         if causes:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Likely causes*\n{causes}"[:2900]}})
         if steps:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Next steps*\n{steps}"[:2900]}})
         if url:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{url}|Open the logs in PostHog>"}})
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"dedup `{incident.dedup_key}`"}]})
-        return {"text": summary[:3000], "blocks": blocks}
+            link = slack_link(url, "Open the logs in PostHog")
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": link}})
+        dedup = slack_text(incident.dedup_key, 200)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"dedup `{dedup}`"}]})
+        return {"text": slack_text(raw_summary, 3000), "blocks": blocks}
     return {
         "event": "incident.triggered",
         "dedup_key": incident.dedup_key,
@@ -560,7 +560,7 @@ def alert_payload(*, channel: AlertChannel, incident: Incident) -> dict[str, Any
 def alert_deliver(
     *, delivery_id: int, final_attempt: bool, post: Callable[..., httpx.Response] | None = None
 ) -> AlertDelivery:
-    """One attempt. Raises AlertDeliveryError when a retry may help; records every attempt."""
+    """One attempt through lipservice.delivery (raises DeliveryRetry when a retry may help); webhooks are signed."""
     delivery = AlertDelivery.objects.select_related("channel", "incident").get(pk=delivery_id)
     if delivery.status != AlertDelivery.Status.PENDING:
         return delivery
@@ -571,20 +571,10 @@ def alert_deliver(
         payload = {"routing_key": channel.secret, **payload}
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     if channel.kind == AlertChannel.Kind.WEBHOOK:
-        headers[SIGNATURE_HEADER] = sign(secret=channel.secret, body=body)
-        headers[EVENT_HEADER] = "incident.triggered"
-        headers[DELIVERY_HEADER] = f"alert-{delivery.pk}"
-    delivery.attempts += 1
-    attempt = post_once(channel.target_url, body=body, headers=headers, timeout=ALERT_TIMEOUT_SECONDS, post=post)
-    delivery.response_status = attempt.status or delivery.response_status
-    delivery.error = attempt.error
-    retry = attempt.retryable
-    if attempt.delivered:
-        delivery.status = AlertDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-    if delivery.status != AlertDelivery.Status.DELIVERED and (not retry or final_attempt):
-        delivery.status = AlertDelivery.Status.FAILED
-    delivery.save()
-    if retry and not final_attempt:
-        raise AlertDeliveryError(delivery.error)
+        headers.update(
+            signed_headers(
+                secret=channel.secret, body=body, event="incident.triggered", delivery_id=f"alert-{delivery.pk}"
+            )
+        )
+    deliver(delivery, url=channel.target_url, body=body, headers=headers, final_attempt=final_attempt, post=post)
     return delivery

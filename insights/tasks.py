@@ -6,10 +6,9 @@ from typing import Any
 
 from celery import shared_task
 
-from insights.services import AlertDeliveryError, alert_deliver, anomalies_scan, incident_notify, incident_resolve_stale
+from insights.services import alert_deliver, anomalies_scan, incident_notify, incident_resolve_stale
+from lipservice.delivery import MAX_RETRIES, RETRY_POLICY, DeliveryRetry
 from patterns.models import Service
-
-ALERT_MAX_RETRIES = 5
 
 
 @shared_task(name="insights.scan_all_services")
@@ -35,12 +34,10 @@ def notify_incident(*, incident_id: int) -> int:
 @shared_task(
     bind=True,
     name="insights.deliver_alert",
-    autoretry_for=(AlertDeliveryError,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=ALERT_MAX_RETRIES,
+    autoretry_for=(DeliveryRetry,),
+    max_retries=MAX_RETRIES,
+    **RETRY_POLICY,
 )
 def deliver_alert(self: Any, *, delivery_id: int) -> str:
-    delivery = alert_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= ALERT_MAX_RETRIES)
+    delivery = alert_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= MAX_RETRIES)
     return str(delivery.status)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lipservice.models import Team
-from patterns.connections import posthog_client_for_team
-from patterns.sources import ClickHouseConfig, ClickHouseLogSource, SourceError
+from patterns.connections import clickhouse_source_for_team, posthog_client_for_team
+from patterns.sources import SourceError
 
 
 def _skipped(detail: str) -> dict[str, str]:
@@ -41,7 +41,7 @@ def _clickhouse_check(team: Team) -> dict[str, str]:
         return _skipped("no ClickHouse connection configured (only self-hosted PostHog has one)")
     now = datetime.now(UTC)
     try:
-        with ClickHouseLogSource(ClickHouseConfig(team_id=team.clickhouse_team_id, url=team.clickhouse_url)) as source:
+        with clickhouse_source_for_team(team) as source:
             source.log_volume(service=None, start=now - timedelta(hours=1), end=now, bucket=timedelta(hours=1))
     except SourceError as exc:
         return {"status": "error", "detail": str(exc)}

@@ -1,4 +1,4 @@
-"""The SDK's policy poll answered at the WSGI layer, in front of Django.
+"""The SDK's policy poll answered at the WSGI layer, in front of Django: a thin adapter over `policies.read`.
 
 `GET /api/v1/policies/{service}` is most of the traffic a fleet of SDKs sends, and almost every one of those reads
 ends in a cached 304 or in the same cached bytes. This layer answers exactly that case with one Redis round trip
@@ -20,18 +20,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http.request import split_domain_port, validate_host
 from opentelemetry import trace
 from redis.exceptions import RedisError
 
-from lipservice.cachetools import redis_client
-from lipservice.metrics import POLICY_CACHE, POLICY_FAST_READS, REQUEST_SECONDS
+from lipservice.metrics import POLICY_FAST_READS, REQUEST_SECONDS
 from lipservice.selectors import api_key_find_local
 from lipservice.services import api_key_touch
-from lipservice.throttling import ApiKeyRateThrottle
-from policies.cache import LOOKUPS_COUNTER, MISSES_COUNTER, CachedPolicy, policy_cache_key
-from policies.views import POLICY_MAX_AGE_SECONDS
+from policies.read import policy_answer, policy_read_cached
 
 logger = logging.getLogger("lipservice.access")
 tracer = trace.get_tracer("lipservice")
@@ -43,7 +39,6 @@ ROUTE = "api/v1/policies/<str:service>"
 _PATH = re.compile(r"/api/v1/policies/([A-Za-z0-9._~-]{1,200})")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _STATUS = {200: "200 OK", 304: "304 Not Modified"}
-_CACHE_CONTROL = f"private, max-age={POLICY_MAX_AGE_SECONDS}"  # what patch_cache_control writes for the view
 
 
 class PolicyReadFastPath:
@@ -79,33 +74,20 @@ class PolicyReadFastPath:
         if scheme.lower() != "bearer" or not raw or " " in raw:
             return None
         key = api_key_find_local(raw=raw)
-        client = redis_client() if key is not None else None
-        if key is None or client is None:
+        entry = policy_read_cached(key=key, service=service) if key is not None else None
+        if key is None or entry is None:
             return None
-        throttle = ApiKeyRateThrottle()
-        limit, duration = throttle.num_requests, throttle.duration
-        throttle_key = cache.make_and_validate_key(throttle.counter_key(f"key:{key.pk}", time.time()))
-        policy_key = policy_cache_key(key.team_id, service)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(throttle_key)
-        pipe.expire(throttle_key, duration + 1, nx=True)
-        pipe.get(cache.make_and_validate_key(policy_key))
-        pipe.incr(cache.make_and_validate_key(LOOKUPS_COUNTER))
-        count, _, raw_entry, _ = pipe.execute()
-        entry = CachedPolicy.decode(raw_entry) if isinstance(raw_entry, bytes) else None
-        if entry is None:
-            # Django serves this one and counts it against the rate limit and as a cache lookup itself.
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(cache.make_and_validate_key(MISSES_COUNTER))
-            pipe.decr(throttle_key)
-            pipe.execute()
-            POLICY_CACHE.labels("miss").inc()
-            return None
-        if int(count) > limit:
-            return None  # Django answers the 429 with its Retry-After and error body
-        POLICY_CACHE.labels("hit").inc()
         api_key_touch(key=key)
-        return _response(environ, entry, secure=secure)
+        answer = policy_answer(entry, if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""))
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        headers = [
+            *answer.headers,
+            ("Content-Length", str(len(answer.body))),
+            *_security_headers(secure),
+            ("X-Request-ID", request_id),
+        ]
+        return answer.status, headers, answer.body
 
     def _observe(self, environ: dict[str, Any], status: int, started: float, headers: list[tuple[str, str]]) -> None:
         POLICY_FAST_READS.inc()
@@ -142,24 +124,6 @@ def _host_allowed(environ: dict[str, Any]) -> bool:
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
     domain, _ = split_domain_port(host)
     return bool(domain) and bool(settings.ALLOWED_HOSTS) and validate_host(domain, settings.ALLOWED_HOSTS)
-
-
-def _response(
-    environ: dict[str, Any], entry: CachedPolicy, *, secure: bool
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    not_modified = entry.matches(environ.get("HTTP_IF_NONE_MATCH", ""))
-    body = b"" if not_modified else entry.body
-    headers: list[tuple[str, str]] = []
-    if not not_modified:
-        headers.append(("Content-Type", "application/json"))
-    headers.append(("ETag", entry.etag))
-    headers.append(("Cache-Control", _CACHE_CONTROL))
-    headers.append(("Content-Length", str(len(body))))
-    headers.extend(_security_headers(secure))
-    headers.append(("X-Request-ID", request_id))
-    return (304 if not_modified else 200), headers, body
 
 
 def _security_headers(secure: bool) -> list[tuple[str, str]]:

@@ -25,7 +25,8 @@ class Team(models.Model):
     posthog_host = models.URLField(default="https://us.posthog.com", help_text="PostHog app host for API reads.")
     posthog_ingest_host = models.URLField(default="https://us.i.posthog.com", help_text="OTLP ingestion host.")
     posthog_project_id = models.CharField(max_length=32, blank=True)
-    # Secrets: either encrypted here, or the name of an environment variable that holds them ("env:NAME").
+    # Secrets: encrypted here. An operator (never a tenant, see TeamConnectionSerializer) may store "env:NAME" to read
+    # one from the environment instead, for a NAME on LIPSERVICE_SECRET_ENV_NAMES only.
     posthog_personal_api_key_encrypted = models.TextField(blank=True, editable=False)
     posthog_project_token = models.CharField(max_length=128, blank=True, help_text="phc_… token; public by design.")
     clickhouse_url_encrypted = models.TextField(blank=True, editable=False)
@@ -35,6 +36,9 @@ class Team(models.Model):
         settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The host as loaded and whether a new personal key was given since: see save().
+    _loaded_host: str | None = None
+    _key_set: bool = False
 
     class Meta:
         ordering = ["name"]
@@ -42,11 +46,30 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.display_name or self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A personal key belongs to the host it was given for: pointing the team at another host without giving a new
+        # key forgets the stored one, so a write-only key cannot be read back by sending it elsewhere.
+        loaded = self._loaded_host
+        if loaded is not None and self.posthog_host != loaded and not self._key_set:
+            self.posthog_personal_api_key_encrypted = ""
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "posthog_personal_api_key_encrypted"}
+        super().save(*args, **kwargs)
+        self._loaded_host = self.posthog_host
+        self._key_set = False
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Team:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_host = instance.__dict__.get("posthog_host")
+        return instance
+
     @staticmethod
     def _read_secret(stored: str) -> str:
         value = crypto.decrypt(stored)
         if value.startswith("env:"):
-            return os.environ.get(value[4:], "")
+            return secret_from_environment(value[4:])
         return value
 
     @property
@@ -56,6 +79,7 @@ class Team(models.Model):
     @posthog_personal_api_key.setter
     def posthog_personal_api_key(self, value: str) -> None:
         self.posthog_personal_api_key_encrypted = crypto.encrypt(value)
+        self._key_set = True
 
     @property
     def clickhouse_url(self) -> str:
@@ -66,8 +90,22 @@ class Team(models.Model):
         self.clickhouse_url_encrypted = crypto.encrypt(value)
 
     def masked_secret(self, field: str) -> str:
-        stored = crypto.decrypt(getattr(self, f"{field}_encrypted"))
+        try:
+            stored = crypto.decrypt(getattr(self, f"{field}_encrypted"))
+        except crypto.SecretUnreadable:
+            return "unreadable with the configured keys; enter it again"
         return stored if stored.startswith("env:") else crypto.mask(stored)
+
+
+# Never readable through "env:", whatever the allowlist says: these unlock the server itself.
+_NEVER_FROM_ENV = frozenset({"DJANGO_SECRET_KEY", "LIPSERVICE_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL"})
+
+
+def secret_from_environment(name: str) -> str:
+    """The value of an operator-allowed environment variable; "" for any other name."""
+    if name in _NEVER_FROM_ENV or name not in settings.LIPSERVICE_SECRET_ENV_NAMES:
+        return ""
+    return os.environ.get(name, "")
 
 
 class TeamMembership(models.Model):
@@ -102,8 +140,15 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
 
 class ApiKey(models.Model):
+    class Scope(models.TextChoices):
+        # What every app instance holds: read its team's policies and post stats, nothing else.
+        SDK = "sdk"
+        # Automation acting for the team: the rest of the API (publishing still passes the checker).
+        MANAGEMENT = "management"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.SDK)
     prefix = models.CharField(max_length=API_KEY_VISIBLE_CHARS, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -130,9 +175,15 @@ class ApiKey(models.Model):
             self.save(update_fields=["revoked_at"])
 
 
-@receiver(post_delete, sender=ApiKey)
 @receiver(post_save, sender=ApiKey)
 def _forget_cached_key(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
     from lipservice.services import api_key_forget
 
     api_key_forget(key=instance)
+
+
+@receiver(post_delete, sender=ApiKey)
+def _bury_deleted_key(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
+    from lipservice.services import api_key_forget
+
+    api_key_forget(key=instance, revoked=True)

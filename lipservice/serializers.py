@@ -11,7 +11,7 @@ from lipservice.models import Team
 
 class TeamConnectionSerializer(serializers.ModelSerializer[Team]):
     posthog_personal_api_key = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, help_text="phx_… or env:VARIABLE; never shown back."
+        write_only=True, required=False, allow_blank=True, help_text="phx_…; never shown back."
     )
     clickhouse_url = serializers.CharField(write_only=True, required=False, allow_blank=True)
     posthog_personal_api_key_masked = serializers.SerializerMethodField()
@@ -41,10 +41,15 @@ class TeamConnectionSerializer(serializers.ModelSerializer[Team]):
         return obj.masked_secret("clickhouse_url")
 
     def validate_posthog_personal_api_key(self, value: str) -> str:
-        if value and not value.startswith("env:") and value.startswith("phc_"):
+        _refuse_environment_reference(value)
+        if value.startswith("phc_"):
             raise serializers.ValidationError(
                 "phc_ is a project token for sending; reading needs a personal key (phx_)."
             )
+        return value
+
+    def validate_clickhouse_url(self, value: str) -> str:
+        _refuse_environment_reference(value)
         return value
 
     def update(self, instance: Team, validated_data: dict[str, Any]) -> Team:
@@ -52,6 +57,13 @@ class TeamConnectionSerializer(serializers.ModelSerializer[Team]):
             if secret in validated_data:
                 setattr(instance, secret, validated_data.pop(secret))
         return super().update(instance, validated_data)
+
+
+def _refuse_environment_reference(value: str) -> None:
+    if value.strip().lower().startswith("env:"):
+        raise serializers.ValidationError(
+            "env:NAME secrets are set by the operator, not through the API; give the secret itself."
+        )
 
 
 class CheckSerializer(serializers.Serializer[Any]):

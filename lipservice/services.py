@@ -8,12 +8,20 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from lipservice import crypto
 from lipservice.models import API_KEY_VISIBLE_CHARS, ApiKey, Team, TeamMembership, generate_api_key, hash_api_key
-from lipservice.selectors import CACHE_ERRORS, api_key_cache_key, api_key_forget_local
+from lipservice.selectors import (
+    API_KEY_TOMBSTONE_SECONDS,
+    CACHE_ERRORS,
+    REVOKED,
+    api_key_cache_key,
+    api_key_forget_local,
+)
 
 # last_used_at is informational; writing it on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -33,26 +41,54 @@ def team_member_add(*, team: Team, user: Any, role: str = TeamMembership.Role.ME
 
 
 @transaction.atomic
-def api_key_create(*, team: Team, name: str, created_by: Any = None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, team: Team, name: str, scope: str = ApiKey.Scope.SDK, created_by: Any = None
+) -> tuple[ApiKey, str]:
     """Create a key and return it with its one-time plaintext; only its hash is stored."""
     raw = generate_api_key()
     key = ApiKey.objects.create(
-        team=team, name=name, prefix=raw[:API_KEY_VISIBLE_CHARS], key_hash=hash_api_key(raw), created_by=created_by
+        team=team,
+        name=name,
+        scope=ApiKey.Scope(scope),
+        prefix=raw[:API_KEY_VISIBLE_CHARS],
+        key_hash=hash_api_key(raw),
+        created_by=created_by,
     )
     return key, raw
 
 
+def secrets_reencrypt() -> dict[str, int]:
+    """Every `*_encrypted` column of every model rewritten under the newest key; counts per model and field."""
+    counts: dict[str, int] = {}
+    for model in apps.get_models():
+        fields = [f.name for f in model._meta.concrete_fields if f.name.endswith("_encrypted")]
+        for field in fields:
+            moved = 0
+            with transaction.atomic():
+                rows = model._default_manager.select_for_update().exclude(**{field: ""}).values_list("pk", field)
+                for pk, token in rows:
+                    model._default_manager.filter(pk=pk).update(**{field: crypto.reencrypt(token)})
+                    moved += 1
+            counts[f"{model._meta.label}.{field}"] = moved
+    return counts
+
+
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     key.revoke()
-    api_key_forget(key=key)
+    api_key_forget(key=key, revoked=True)
     return key
 
 
-def api_key_forget(*, key: ApiKey) -> None:
-    """Drop the cached lookups so a revoked or deleted key stops working (at once here, within seconds elsewhere)."""
-    api_key_forget_local(key_hash=key.key_hash)
+def api_key_forget(*, key: ApiKey, revoked: bool = False) -> None:
+    """Drop the cached lookups; a revoked or deleted key leaves a tombstone that no racing lookup can replace, so it
+    stops working at once here and within API_KEY_LOCAL_SECONDS in other processes."""
+    revoked = revoked or key.revoked_at is not None
+    api_key_forget_local(key_hash=key.key_hash, revoked=revoked)
     with contextlib.suppress(*CACHE_ERRORS):
-        cache.delete(api_key_cache_key(key.key_hash))
+        if revoked:
+            cache.set(api_key_cache_key(key.key_hash), REVOKED, timeout=API_KEY_TOMBSTONE_SECONDS)
+        else:
+            cache.delete(api_key_cache_key(key.key_hash))
 
 
 def api_key_touch(*, key: ApiKey) -> None:

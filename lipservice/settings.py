@@ -22,7 +22,12 @@ if PRODUCTION and SECRET_KEY == _DEV_SECRET:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Team secrets (PostHog keys, ClickHouse passwords) are encrypted with this; defaults to one derived from SECRET_KEY.
+# Several keys, comma-separated, newest first: the first encrypts, all decrypt (`manage.py reencrypt_secrets`).
 LIPSERVICE_ENCRYPTION_KEY = env_str("LIPSERVICE_ENCRYPTION_KEY", "")
+if PRODUCTION and not LIPSERVICE_ENCRYPTION_KEY.strip():
+    raise ImproperlyConfigured("LIPSERVICE_ENCRYPTION_KEY must be set when LIPSERVICE_PRODUCTION=1")
+# The environment variables an operator may name as a team secret ("env:NAME", set in the admin, never via the API).
+LIPSERVICE_SECRET_ENV_NAMES = env_list("LIPSERVICE_SECRET_ENV_NAMES", [])
 # With this flag, a test that cannot reach PostgreSQL, Redis or ClickHouse fails instead of skipping.
 LIPSERVICE_REQUIRE_SERVICES = env_bool("LIPSERVICE_REQUIRE_SERVICES", False)
 
@@ -146,9 +151,14 @@ REST_FRAMEWORK = {
         "lipservice.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["lipservice.authentication.HasTeam"],
+    "DEFAULT_PERMISSION_CLASSES": ["lipservice.authentication.HasTeam", "lipservice.authentication.ScopedAccess"],
     "DEFAULT_THROTTLE_CLASSES": ["lipservice.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env_rate("LIPSERVICE_API_RATE", "1200/min")},
+    # Per credential. A fleet shares one key: 10,000 instances polling every 60 s and posting stats every 30 s send
+    # 30,000 requests a minute, so the SDK budget leaves twice that; everything else keeps a tighter one.
+    "DEFAULT_THROTTLE_RATES": {
+        "sdk": env_rate("LIPSERVICE_SDK_RATE", "60000/min"),
+        "management": env_rate("LIPSERVICE_API_RATE", "600/min"),
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -196,6 +206,11 @@ LIPSERVICE_PAGERDUTY_EVENTS_URL = env_url(
     "LIPSERVICE_PAGERDUTY_EVENTS_URL", schemes=("https", "http"), default="https://events.pagerduty.com/v2/enqueue"
 )
 CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
+# Destinations a tenant may point at although they are loopback, link-local, private or reserved (host names and
+# CIDRs, such as a self-hosted PostHog on the private network); lipservice.outbound refuses them otherwise.
+LIPSERVICE_OUTBOUND_ALLOW = env_list("LIPSERVICE_OUTBOUND_ALLOW", [])
+# Database lookups of API keys the cache does not know, per client address (guessing costs no query beyond this).
+LIPSERVICE_KEY_LOOKUP_RATE = env_rate("LIPSERVICE_KEY_LOOKUP_RATE", "120/min")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 # Where "Connect with PostHog" finds each region's OAuth server and app hosts, when not PostHog Cloud's own:

@@ -15,13 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lipservice.authentication import HasTeam, request_team
+from lipservice.authentication import HasTeam, ScopedAccess, request_team
 from lipservice.connection import team_connection_test
 from lipservice.errors import error_body
 from lipservice.health import readiness
 from lipservice.metrics import refresh_policy_gauges
 from lipservice.metrics import render as render_metrics
-from lipservice.models import TeamMembership
+from lipservice.models import ApiKey
+from lipservice.selectors import user_is_team_admin
 from lipservice.serializers import ConnectionReportSerializer, TeamConnectionSerializer
 
 
@@ -88,16 +89,11 @@ class IsTeamAdminForWrites(BasePermission):
         if getattr(user, "is_superuser", False):
             return True
         team = request_team(request)
-        user_id = getattr(user, "pk", None)
-        return bool(
-            team is not None
-            and user_id is not None
-            and TeamMembership.objects.filter(team=team, user_id=user_id, role=TeamMembership.Role.ADMIN).exists()
-        )
+        return team is not None and not isinstance(request.auth, ApiKey) and user_is_team_admin(user=user, team=team)
 
 
 class TeamView(APIView):
-    permission_classes = [HasTeam, IsTeamAdminForWrites]
+    permission_classes = [HasTeam, ScopedAccess, IsTeamAdminForWrites]
 
     @extend_schema(
         summary="The team's PostHog and ClickHouse connection (secrets masked)", responses=TeamConnectionSerializer
@@ -129,6 +125,9 @@ class TeamConnectionTestView(APIView):
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.LIPSERVICE_METRICS_TOKEN
+    if settings.PRODUCTION and not token:
+        # Metrics name every team's services: in production they are never public.
+        return HttpResponse("metrics need LIPSERVICE_METRICS_TOKEN to be set in production\n", status=403)
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return HttpResponse("metrics need Authorization: Bearer <LIPSERVICE_METRICS_TOKEN>\n", status=401)
     refresh_policy_gauges()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from lipservice.models import Team
+from lipservice.outbound import OutboundRefused, PinnedTransport, check_host, check_url
 from patterns.models import Service
 from patterns.sources import (
     ClickHouseConfig,
@@ -32,18 +35,37 @@ def posthog_credential_provider_register(provider: PostHogCredentialProvider) ->
 
 
 def posthog_client_for_team(team: Team) -> PostHogClient:
+    """A client whose every request goes through the outbound door (the host is the tenant's choice)."""
     if not team.posthog_project_id:
         raise SourceConfigError(f"team {team.name} has no PostHog project id; set it in the admin")
+    try:
+        check_url(team.posthog_host)
+    except OutboundRefused as exc:
+        raise SourceConfigError(f"PostHog host refused: {exc}") from exc
     for provider in _credential_providers:
         found = provider(team)
         if found is not None:
             config, auth = found
-            return PostHogClient(config, auth=auth)
-    return PostHogClient(
-        PostHogConfig(
-            host=team.posthog_host, project_id=team.posthog_project_id, personal_api_key=team.posthog_personal_api_key
-        )
+            return PostHogClient(config, auth=auth, transport=PinnedTransport(verify=config.verify_tls))
+    config = PostHogConfig(
+        host=team.posthog_host, project_id=team.posthog_project_id, personal_api_key=team.posthog_personal_api_key
     )
+    return PostHogClient(config, transport=PinnedTransport(verify=config.verify_tls))
+
+
+def clickhouse_source_for_team(team: Team, **options: Any) -> ClickHouseLogSource:
+    """The team's ClickHouse, connected at the address the outbound door checked."""
+    if team.clickhouse_team_id is None or not team.clickhouse_url:
+        raise SourceConfigError(f"team {team.name} needs a ClickHouse URL and PostHog team id to read ClickHouse")
+    url = team.clickhouse_url
+    parsed = urlsplit(url)
+    secure = parsed.scheme == "clickhouses" or "secure=true" in parsed.query.lower()
+    try:
+        destination = check_host(parsed.hostname or "", parsed.port or (9440 if secure else 9000))
+    except (OutboundRefused, ValueError) as exc:
+        raise SourceConfigError(f"ClickHouse host refused: {exc}") from exc
+    fields = {**options, "team_id": team.clickhouse_team_id, "url": url, "address": destination.address}
+    return ClickHouseLogSource(ClickHouseConfig(**fields))
 
 
 def source_for_service(service: Service) -> LogSource:
@@ -65,10 +87,5 @@ def source_for_service(service: Service) -> LogSource:
     if kind == Service.SourceKind.POSTHOG:
         return PostHogLogSource(posthog_client_for_team(service.team))
     if kind == Service.SourceKind.CLICKHOUSE:
-        team = service.team
-        if team.clickhouse_team_id is None or not team.clickhouse_url:
-            raise SourceConfigError(f"team {team.name} needs a ClickHouse URL and PostHog team id to read ClickHouse")
-        return ClickHouseLogSource(
-            ClickHouseConfig(team_id=team.clickhouse_team_id, url=team.clickhouse_url, **config.get("options", {}))
-        )
+        return clickhouse_source_for_team(service.team, **config.get("options", {}))
     raise SourceConfigError(f"service {service.name} has no readable log source (source kind {kind!r})")

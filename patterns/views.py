@@ -53,6 +53,8 @@ class PayloadTooLarge(DomainError):
 
 
 class StatsIngestView(APIView):
+    sdk_methods = ("POST",)
+
     @extend_schema(
         summary="SDK per-pattern counts (seen, kept, bytes per minute); idempotent by batch_id",
         request=StatsBatchInputSerializer,

@@ -16,7 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 from lipservice_sdk.policy import PolicyDocument, policy_to_dict
 
-from lipservice.delivery import post_once
+from lipservice.delivery import deliver, signed_headers
 from lipservice.metrics import LLM_FAILURES, LLM_SECONDS, POLICY_GENERATION_SECONDS
 from lipservice.models import Team
 from patterns.models import Service
@@ -29,15 +29,8 @@ from policies.engine.rules import ReductionTarget
 from policies.models import AuditEntry, PolicyVersion, Webhook, WebhookDelivery
 from policies.selectors import pattern_stats_for_service, policy_active, policy_version_get
 from policies.simulation import policy_simulate, simulation_passes
-from policies.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
-
-WEBHOOK_TIMEOUT_SECONDS = 10.0
-
-
-class WebhookDeliveryError(Exception):
-    """A delivery failed in a way worth retrying (network error, 429 or 5xx)."""
 
 
 def audit_record(*, team: Team, service: Service | None, action: str, actor: str, detail: Mapping[str, Any]) -> None:
@@ -188,7 +181,7 @@ def webhooks_enqueue(*, team: Team, event: str, payload: Mapping[str, Any]) -> l
 
 
 def webhook_deliver(*, delivery_id: int, final_attempt: bool) -> WebhookDelivery:
-    """One attempt. Raises WebhookDeliveryError when a retry may help; records every attempt."""
+    """One signed attempt through lipservice.delivery (raises DeliveryRetry when a retry may help)."""
     delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         return delivery
@@ -196,23 +189,9 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool) -> WebhookDelivery
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "LipService-Webhooks/1",
-        SIGNATURE_HEADER: sign(secret=delivery.webhook.secret, body=body),
-        EVENT_HEADER: delivery.event,
-        DELIVERY_HEADER: str(delivery.pk),
+        **signed_headers(secret=delivery.webhook.secret, body=body, event=delivery.event, delivery_id=str(delivery.pk)),
     }
-    delivery.attempts += 1
-    attempt = post_once(delivery.webhook.url, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS)
-    delivery.response_status = attempt.status or delivery.response_status
-    delivery.error = attempt.error
-    retry = attempt.retryable
-    if attempt.delivered:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-    if delivery.status != WebhookDelivery.Status.DELIVERED and (not retry or final_attempt):
-        delivery.status = WebhookDelivery.Status.FAILED
-    delivery.save()
-    if retry and not final_attempt:
-        raise WebhookDeliveryError(delivery.error)
+    deliver(delivery, url=delivery.webhook.url, body=body, headers=headers, final_attempt=final_attempt)
     return delivery
 
 

@@ -6,23 +6,20 @@ from typing import Any
 
 from celery import shared_task
 
+from lipservice.delivery import MAX_RETRIES, RETRY_POLICY, DeliveryRetry
 from policies.pipeline import pipeline_run, pipeline_services
-from policies.services import WebhookDeliveryError, webhook_deliver
-
-WEBHOOK_MAX_RETRIES = 5
+from policies.services import webhook_deliver
 
 
 @shared_task(
     bind=True,
     name="policies.deliver_webhook",
-    autoretry_for=(WebhookDeliveryError,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=WEBHOOK_MAX_RETRIES,
+    autoretry_for=(DeliveryRetry,),
+    max_retries=MAX_RETRIES,
+    **RETRY_POLICY,
 )
 def deliver_webhook(self: Any, *, delivery_id: int) -> str:
-    delivery = webhook_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= WEBHOOK_MAX_RETRIES)
+    delivery = webhook_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= MAX_RETRIES)
     return str(delivery.status)
 
 

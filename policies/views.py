@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,13 +15,10 @@ from rest_framework.views import APIView
 
 from lipservice.authentication import ApiKeyUser
 from lipservice.errors import NotFound
-from lipservice.selectors import api_key_find_active
-from lipservice.services import api_key_touch
-from lipservice.throttling import ApiKeyRateThrottle
 from patterns.selectors import pattern_get, pattern_list_for_service, pattern_windows, service_get, service_total_bytes
 from patterns.serializers import PatternDetailOutputSerializer, PatternOutputSerializer
-from policies.cache import CachedPolicy, policy_cache_get, policy_cache_set
 from policies.diff import policy_diff
+from policies.read import policy_answer, policy_entry
 from policies.selectors import policy_active, policy_rules_by_pattern, policy_version_get, policy_versions
 from policies.serializers import (
     PolicyDiffSerializer,
@@ -39,8 +34,6 @@ from policies.serializers import (
 from policies.services import policy_create, policy_rollback, policy_validate
 from policies.simulation import policy_simulate
 
-POLICY_MAX_AGE_SECONDS = 60
-
 
 def request_actor(request: Request) -> str:
     if isinstance(request.user, ApiKeyUser):
@@ -48,63 +41,15 @@ def request_actor(request: Request) -> str:
     return f"user:{getattr(request.user, 'username', 'anonymous')}"
 
 
-def _active_policy(team: Any, name: str) -> CachedPolicy | None:
-    cached = policy_cache_get(team.pk, name)
-    if cached is not None:
-        return cached
-    service = service_get(team=team, name=name)
-    version = policy_active(service=service)
-    if version is None:
-        return None
-    entry = CachedPolicy(etag=version.etag, body=_json(version.document).encode(), version=version.number)
-    policy_cache_set(team.pk, name, entry)
-    return entry
-
-
-def _policy_response(request: HttpRequest, entry: CachedPolicy) -> HttpResponse:
-    response: HttpResponse
-    if entry.matches(request.headers.get("If-None-Match", "")):
-        response = HttpResponseNotModified()
-    else:
-        # The cached bytes are the response: the hottest read neither parses nor re-renders the document.
-        response = HttpResponse(entry.body, content_type="application/json")
-    response["ETag"] = entry.etag
-    patch_cache_control(response, private=True, max_age=POLICY_MAX_AGE_SECONDS)
-    return response
-
-
-def _sdk_read(request: HttpRequest, service: str) -> HttpResponse | None:
-    """The SDK's poll, answered without DRF's request machinery when everything is in order: a valid key, a policy
-    to serve and room under the key's rate limit. Anything else (no or bad key, staff sessions, no policy, over
-    the limit) returns None and takes the full path, which gives the usual error bodies."""
-    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw or " " in raw:
-        return None
-    key = api_key_find_active(raw=raw)
-    if key is None:
-        return None
-    try:
-        entry = _active_policy(key.team, service)
-    except NotFound:
-        return None
-    if entry is None or not ApiKeyRateThrottle().allow(f"key:{key.pk}"):
-        return None
-    api_key_touch(key=key)
-    return _policy_response(request, entry)
-
-
-def _json(document: dict[str, Any]) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
-
-
 class PolicyView(APIView):
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method == "GET":
-            served = _sdk_read(request, kwargs.get("service", ""))
-            if served is not None:
-                return served
-        return super().dispatch(request, *args, **kwargs)
+    sdk_methods = ("GET", "HEAD")
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # A read answers with policies.read's headers only, the same from either adapter.
+        if self.request.method in ("GET", "HEAD"):
+            return {}
+        return super().default_response_headers
 
     @extend_schema(
         summary="The active policy of a service (SDKs poll this)",
@@ -112,10 +57,18 @@ class PolicyView(APIView):
         responses={200: PolicyDocumentSerializer, 304: OpenApiResponse(description="Not modified")},
     )
     def get(self, request: Request, service: str) -> HttpResponse:
-        entry = _active_policy(request.team, service)  # type: ignore[attr-defined]
+        entry = policy_entry(team=request.team, service=service)  # type: ignore[attr-defined]
         if entry is None:
             raise NotFound(f"Service {service!r} has no active policy; SDKs keep every line until one is published.")
-        return _policy_response(request, entry)
+        answer = policy_answer(entry, if_none_match=request.headers.get("If-None-Match", ""))
+        response = HttpResponse(answer.body, status=answer.status)
+        if answer.status == 200:
+            response["Content-Type"] = "application/json"
+        else:
+            del response["Content-Type"]
+        for name, value in answer.headers:
+            response[name] = value
+        return response
 
     @extend_schema(
         summary="Publish (or propose) a policy after the safety checker",
@@ -235,6 +188,8 @@ class PatternDetailView(APIView):
 
 
 class PolicyValidateView(APIView):
+    member_methods = ("POST",)  # checks a draft, stores nothing
+
     @extend_schema(
         summary="Check a document against the safety checker without storing it",
         request=PolicyDocumentInputSerializer,
@@ -249,6 +204,8 @@ class PolicyValidateView(APIView):
 
 
 class PolicySimulateView(APIView):
+    member_methods = ("POST",)  # replays a draft, stores nothing
+
     @extend_schema(
         summary="Replay the service's recent history through a draft document (nothing is stored)",
         request=PolicyDocumentInputSerializer,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from lipservice.celery import app as celery_app
-from lipservice.models import Team
+from lipservice.models import ApiKey, Team
 from lipservice.services import api_key_create
 
 REQUIRE_SERVICES = os.environ.get("LIPSERVICE_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}
@@ -46,8 +47,21 @@ def other_team(db: None) -> Team:
 
 @pytest.fixture
 def api_key(team: Team) -> str:
-    _, raw = api_key_create(team=team, name="test")
+    _, raw = api_key_create(team=team, name="test", scope=ApiKey.Scope.MANAGEMENT)
     return raw
+
+
+@pytest.fixture
+def sdk_key(team: Team) -> str:
+    _, raw = api_key_create(team=team, name="sdk")
+    return raw
+
+
+@pytest.fixture
+def sdk_client(sdk_key: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {sdk_key}")
+    return api
 
 
 @pytest.fixture
@@ -55,6 +69,27 @@ def client(api_key: str) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
     return api
+
+
+@pytest.fixture
+def team_admin_client(team: Team) -> APIClient:
+    """A logged-in person with the admin role in `team`."""
+    from django.contrib.auth import get_user_model
+
+    from lipservice.models import TeamMembership
+
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
+    TeamMembership.objects.create(team=team, user=user, role=TeamMembership.Role.ADMIN)
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+@pytest.fixture
+def loopback_peers(settings: Any) -> None:
+    """The operator's allowance for the local servers that stand in for PostHog, LLM vendors and alert receivers:
+    tenant-chosen destinations on loopback are refused unless allowed (lipservice.outbound)."""
+    settings.LIPSERVICE_OUTBOUND_ALLOW = ["127.0.0.0/8", "::1/128", "localhost"]
 
 
 @pytest.fixture

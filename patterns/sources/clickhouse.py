@@ -60,6 +60,9 @@ class ClickHouseConfig:
     send_receive_timeout: float = 300.0
     page_size: int = 10_000
     max_template_keys: int = 50_000
+    # The address to connect to instead of resolving the URL's host (the outbound door's checked address); TLS still
+    # checks the certificate against the host name.
+    address: str | None = None
 
     def __post_init__(self) -> None:
         if not _IDENTIFIER.match(self.table):
@@ -73,15 +76,22 @@ class ClickHouseConfig:
 
 
 def client_from_url(
-    url: str, *, settings: Mapping[str, Any], connect_timeout: float, send_receive_timeout: float
+    url: str,
+    *,
+    settings: Mapping[str, Any],
+    connect_timeout: float,
+    send_receive_timeout: float,
+    address: str | None = None,
 ) -> Client:
     parsed = urlparse(url)
     if parsed.scheme not in ("clickhouse", "clickhouses"):
         raise SourceConfigError(f"ClickHouse URL must start with clickhouse:// or clickhouses://, got {url!r}")
     query = parse_qs(parsed.query)
     secure = parsed.scheme == "clickhouses" or query.get("secure", ["false"])[0].lower() in ("1", "true", "yes")
+    hostname = parsed.hostname or "127.0.0.1"
     return Client(
-        host=parsed.hostname or "127.0.0.1",
+        host=address or hostname,
+        server_hostname=hostname if address else None,
         port=parsed.port or (9440 if secure else 9000),
         database=unquote(parsed.path.lstrip("/")) or "default",
         user=unquote(parsed.username or "default"),
@@ -109,6 +119,7 @@ class ClickHouseLogSource:
             settings=settings,
             connect_timeout=config.connect_timeout,
             send_receive_timeout=config.send_receive_timeout,
+            address=config.address,
         )
 
     def __enter__(self) -> ClickHouseLogSource:

@@ -103,12 +103,14 @@ class ConnectionReport:
         return self.logs_read.status == "ok" and self.hogql.status == "ok"
 
 
-def outbound_transport() -> httpx.BaseTransport | None:
+def outbound_transport(*, verify: bool = True) -> httpx.BaseTransport:
     """The transport of every call made to a PostHog host (API reads and writes, OAuth discovery, tokens).
 
-    One seam, so a guard on destinations (loopback, private networks, an operator allowlist) applies to all of them.
+    One seam, so the outbound door (loopback, private networks, the operator allowlist) applies to all of them.
     """
-    return None
+    from lipservice.outbound import PinnedTransport
+
+    return PinnedTransport(verify=verify)
 
 
 class PostHogClient:
@@ -134,7 +136,7 @@ class PostHogClient:
             headers={"Authorization": f"Bearer {config.personal_api_key}", "Accept": "application/json"},
             timeout=config.timeout,
             verify=config.verify_tls,
-            transport=transport or outbound_transport(),
+            transport=transport or outbound_transport(verify=config.verify_tls),
             auth=auth,
         )
 
@@ -665,15 +667,17 @@ def _expect_dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _detail(response: httpx.Response) -> str:
+    """A short reason for an error: PostHog's own `detail`/`code` field, else the reason phrase. Never the body: the
+    host is the tenant's choice, and what it answers is echoed back to them."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text[:300]
+        return response.reason_phrase
     if isinstance(payload, dict):
         for field in ("detail", "error", "message", "code"):
-            if payload.get(field):
-                return str(payload[field])[:300]
-    return str(payload)[:300]
+            if isinstance(payload.get(field), str) and payload[field]:
+                return "".join(ch for ch in payload[field][:120] if ch.isprintable())
+    return response.reason_phrase
 
 
 def _http_error(response: httpx.Response, *, method: str, path: str, scope: str) -> SourceError:

@@ -73,7 +73,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(loopback_peers: None) -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()

@@ -14,6 +14,8 @@ from patterns.models import Pattern, Service
 from policies.webhooks import SIGNATURE_HEADER, verify
 from tests.insights.conftest import Receiver, make_pattern
 
+pytestmark = pytest.mark.usefixtures("loopback_peers")
+
 T0 = datetime(2026, 11, 21, 23, tzinfo=UTC)
 
 
@@ -81,7 +83,7 @@ def test_three_related_patterns_make_one_incident_and_one_alert(
     assert "3 pattern(s) of checkout moved together" in body["text"]
     assert body["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "[WARNING] log anomaly"}}
     texts = json.dumps(body["blocks"])
-    assert "dependency is slow or unreachable" in texts and "/project/<id>/logs?dateRange=" in texts
+    assert "dependency is slow or unreachable" in texts and "/logs?dateRange=" in texts and "<id>" not in texts
     delivery = AlertDelivery.objects.get()
     assert delivery.status == "delivered" and delivery.attempts == 1 and delivery.response_status == 200
     assert delivery.payload == body

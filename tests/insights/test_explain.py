@@ -138,6 +138,7 @@ def test_llm_failures_fall_back_to_rules_with_the_reason(service: Service, reply
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("loopback_peers")
 def test_the_llm_is_asked_only_when_an_alert_goes_out_and_its_words_reach_slack(service: Service) -> None:
     from insights.services import alert_channel_create
     from tests.insights.conftest import Receiver

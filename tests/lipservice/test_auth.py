@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
@@ -59,7 +61,7 @@ def test_missing_or_malformed_key_is_401(anon: APIClient, team: Team, header: st
 
 
 def test_revoked_key_is_401(team: Team) -> None:
-    key, raw = api_key_create(team=team, name="old")
+    key, raw = api_key_create(team=team, name="old", scope=ApiKey.Scope.MANAGEMENT)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get("/api/v1/services").status_code == 200
@@ -70,7 +72,7 @@ def test_revoked_key_is_401(team: Team) -> None:
 
 
 def test_key_is_stored_hashed_with_visible_prefix_and_records_use(team: Team) -> None:
-    key, raw = api_key_create(team=team, name="sdk")
+    key, raw = api_key_create(team=team, name="ci", scope=ApiKey.Scope.MANAGEMENT)
     stored = ApiKey.objects.get(pk=key.pk)
     assert stored.key_hash == hash_api_key(raw) != raw
     assert raw.startswith(stored.prefix) and len(stored.prefix) < len(raw)
@@ -84,7 +86,10 @@ def test_key_is_stored_hashed_with_visible_prefix_and_records_use(team: Team) ->
 
 def test_throttle_answers_429_with_retry_after(client: APIClient, settings: object) -> None:
     rest = dict(settings.REST_FRAMEWORK)  # type: ignore[attr-defined]
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}  # a day: the window cannot roll over mid-test
+    rest["DEFAULT_THROTTLE_RATES"] = {
+        "sdk": "100/day",
+        "management": "3/day",
+    }  # a day: the window cannot roll over mid-test
     with override_settings(REST_FRAMEWORK=rest):
         codes = [client.get("/api/v1/services").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
@@ -96,10 +101,10 @@ def test_throttle_answers_429_with_retry_after(client: APIClient, settings: obje
 
 def test_throttle_is_per_key(team: Team, settings: object) -> None:
     rest = dict(settings.REST_FRAMEWORK)  # type: ignore[attr-defined]
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "2/day"}
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "100/day", "management": "2/day"}
     clients = []
     for name in ("a", "b"):
-        _, raw = api_key_create(team=team, name=name)
+        _, raw = api_key_create(team=team, name=name, scope=ApiKey.Scope.MANAGEMENT)
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         clients.append(api)
@@ -108,12 +113,18 @@ def test_throttle_is_per_key(team: Team, settings: object) -> None:
         assert clients[1].get("/api/v1/services").status_code == 200
 
 
-def test_create_api_key_command_prints_key_last_and_it_works(team: Team, capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("create_api_key", "--team", team.name, "--name", "cli")
+@pytest.mark.parametrize(
+    ("args", "scope", "services_status"), [((), "sdk", 403), (("--scope", "management"), "management", 200)]
+)
+def test_create_api_key_command_prints_key_last_with_sdk_scope_by_default(
+    team: Team, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], scope: str, services_status: int
+) -> None:
+    call_command("create_api_key", "--team", team.name, "--name", "cli", *args)
     raw = capsys.readouterr().out.strip().splitlines()[-1]
+    assert ApiKey.objects.get(key_hash=hash_api_key(raw)).scope == scope
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert api.get("/api/v1/services").status_code == 200
+    assert api.get("/api/v1/services").status_code == services_status
 
 
 def test_create_api_key_for_unknown_team_fails_clearly() -> None:
@@ -138,8 +149,12 @@ def test_team_secrets_are_encrypted_and_masked(team: Team) -> None:
     assert stored.masked_secret("posthog_personal_api_key") == "phx_…1234"
 
 
-def test_team_secret_may_reference_the_environment(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_team_secret_may_reference_an_operator_allowed_environment_variable(
+    team: Team, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
     monkeypatch.setenv("ACME_POSTHOG_KEY", "phx_fromenv")
     team.posthog_personal_api_key = "env:ACME_POSTHOG_KEY"
     team.save()
+    assert Team.objects.get(pk=team.pk).posthog_personal_api_key == ""
+    settings.LIPSERVICE_SECRET_ENV_NAMES = ["ACME_POSTHOG_KEY"]
     assert Team.objects.get(pk=team.pk).posthog_personal_api_key == "phx_fromenv"

@@ -18,6 +18,7 @@ from lipservice.models import Team
 from lipservice.services import api_key_create, api_key_revoke
 from lipservice.wsgi import application, django_application
 from patterns.models import Service
+from policies.exporters.sdk import policy_to_sdk_json
 from policies.services import policy_publish
 from tests.conftest import service_unavailable
 from tests.lipservice.test_health import UNREACHABLE_REDIS
@@ -117,6 +118,38 @@ def test_a_known_key_is_answered_in_front_of_django_exactly_as_django_answers(ke
     assert fast_reads() == before + 4
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"HTTP_IF_NONE_MATCH": "ETAG"},
+        {"HTTP_IF_NONE_MATCH": '"other", ETAG'},
+        {"HTTP_IF_NONE_MATCH": "*"},
+        {"HTTP_IF_NONE_MATCH": '"stale"'},
+        {"HTTP_X_REQUEST_ID": "req-42"},
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    ],
+    ids=["plain", "etag", "etag-in-list", "star", "stale-etag", "request-id", "gzip"],
+)
+def test_both_read_adapters_give_the_same_bytes_and_headers(key: str, team: Team, extra: dict[str, str]) -> None:
+    warm = call(application, key)  # Django learns the key and fills the cache; later reads can be fast
+    extra = {name: value.replace("ETAG", warm["headers"]["etag"]) for name, value in extra.items()}
+    before = fast_reads()
+    fast = call(application, key, **extra)
+    assert fast_reads() == before + 1
+    reference = call(django_application, key, **extra)
+    assert fast["status"] == reference["status"]
+    assert fast["body"] == reference["body"]
+    assert fast["headers"].keys() - {"date"} == reference["headers"].keys() - {"date"}
+    for name in fast["headers"].keys() - {"date", "x-request-id"}:
+        assert fast["headers"][name] == reference["headers"][name], name
+    if "HTTP_X_REQUEST_ID" in extra:
+        assert fast["headers"]["x-request-id"] == reference["headers"]["x-request-id"] == "req-42"
+    version = Service.objects.get(team=team, name="checkout").policy_versions.get(status="active")
+    if fast["status"] == 200:
+        assert fast["body"] == policy_to_sdk_json(version.document).encode()
+
+
 def test_request_ids_are_echoed_or_made(key: str) -> None:
     call(application, key)
     assert call(application, key, HTTP_X_REQUEST_ID="abc-123")["headers"]["x-request-id"] == "abc-123"
@@ -129,7 +162,7 @@ def test_request_ids_are_echoed_or_made(key: str) -> None:
     [
         ({"HTTP_HOST": "evil.example"}, 400),  # ALLOWED_HOSTS is Django's to enforce
         ({"PATH_INFO": "/api/v1/policies/missing"}, 404),
-        ({"PATH_INFO": "/api/v1/policies/checkout/history"}, 200),
+        ({"PATH_INFO": "/api/v1/policies/checkout/history"}, 403),  # an sdk key reads the policy only
         ({"REQUEST_METHOD": "HEAD"}, 200),
     ],
 )
@@ -154,7 +187,7 @@ def test_unknown_revoked_and_missing_keys_are_refused_by_django(team: Team, key:
 
 def test_the_rate_limit_holds_and_django_answers_the_429(key: str, settings: Any) -> None:
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "4/day"}
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "4/day", "management": "4/day"}
     with override_settings(REST_FRAMEWORK=rest):
         statuses = [call(application, key)["status"] for _ in range(5)]
         throttled = call(application, key)
@@ -182,7 +215,7 @@ def test_with_redis_unreachable_django_answers_from_the_database(key: str) -> No
 
 def test_a_poll_that_misses_the_cache_counts_once_against_the_rate_limit(team: Team, key: str, settings: Any) -> None:
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "3/day", "management": "3/day"}
     with override_settings(REST_FRAMEWORK=rest):
         assert call(application, key)["status"] == 200  # Django: learns the key, fills the cache
         policy_publish(service=Service.objects.get(team=team), actor="test", document=make_document(info=0.2))

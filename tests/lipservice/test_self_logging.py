@@ -36,7 +36,7 @@ policy_publish(service=service, actor="test", document={"service": sys.argv[1], 
     {"id": "health", "template": "GET /api/v1/health <*>", "rate": 0.05, "reason": "probe"},
     {"id": "services", "template": "GET /api/v1/services <*>", "rate": 1.0, "reason": "listing"},
 ]})
-_, key = api_key_create(team=team, name="self")
+_, key = api_key_create(team=team, name="self", scope="management")
 print(key)
 """
 # The service's own database and cache, whatever the test run uses: SQLite and local memory in a temporary directory.

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -55,7 +56,9 @@ def test_deploy_checks_are_clean_with_production_settings() -> None:
     dropped = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
-        LIPSERVICE_PRODUCTION="1", DJANGO_SECRET_KEY="k" * 20 + "-production-secret-key-for-the-check-0123456789"
+        LIPSERVICE_PRODUCTION="1",
+        DJANGO_SECRET_KEY="k" * 20 + "-production-secret-key-for-the-check-0123456789",
+        LIPSERVICE_ENCRYPTION_KEY=Fernet.generate_key().decode(),
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -76,3 +79,12 @@ def test_production_refuses_the_embedded_secret_key() -> None:
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_an_explicit_encryption_key() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LIPSERVICE_ENCRYPTION_KEY"}
+    env.update(LIPSERVICE_PRODUCTION="1", DJANGO_SECRET_KEY="k" * 20 + "-production-secret-key-for-the-check-0123")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and "LIPSERVICE_ENCRYPTION_KEY must be set" in result.stderr

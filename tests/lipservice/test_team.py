@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from lipservice.models import Team, TeamMembership
+from lipservice.models import Team
 from tests.patterns.sources.fake_posthog import API_KEY, PROJECT_ID, FakePostHog
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_peers")]
 
 
 @pytest.fixture
@@ -22,15 +21,6 @@ def posthog() -> Iterator[FakePostHog]:
     fake.stop()
 
 
-@pytest.fixture
-def admin_client(team: Team) -> APIClient:
-    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
-    TeamMembership.objects.create(team=team, user=user, role=TeamMembership.Role.ADMIN)
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
 def test_api_key_can_read_but_not_change_team_settings(client: APIClient) -> None:
     assert client.get("/api/v1/team").json()["name"] == "acme"
     response = client.patch("/api/v1/team", {"posthog_project_id": "7"}, format="json")
@@ -38,8 +28,8 @@ def test_api_key_can_read_but_not_change_team_settings(client: APIClient) -> Non
     assert "team admin" in response.json()["error"]["message"]
 
 
-def test_secret_is_write_only_and_masked(admin_client: APIClient, team: Team) -> None:
-    response = admin_client.patch(
+def test_secret_is_write_only_and_masked(team_admin_client: APIClient, team: Team) -> None:
+    response = team_admin_client.patch(
         "/api/v1/team", {"posthog_personal_api_key": "phx_abcdefghijklmnop", "posthog_project_id": "42"}, format="json"
     )
     assert response.status_code == 200, response.json()
@@ -50,8 +40,8 @@ def test_secret_is_write_only_and_masked(admin_client: APIClient, team: Team) ->
     assert team.posthog_personal_api_key == "phx_abcdefghijklmnop"
 
 
-def test_project_token_is_refused_as_a_personal_key(admin_client: APIClient) -> None:
-    response = admin_client.patch("/api/v1/team", {"posthog_personal_api_key": "phc_public"}, format="json")
+def test_project_token_is_refused_as_a_personal_key(team_admin_client: APIClient) -> None:
+    response = team_admin_client.patch("/api/v1/team", {"posthog_personal_api_key": "phc_public"}, format="json")
     assert response.status_code == 400
     assert "personal" in response.json()["error"]["message"]
 

@@ -119,7 +119,8 @@ def test_the_policy_body_is_the_stored_document_byte_for_byte_as_json(client: AP
 def test_policy_reads_count_against_the_key_rate_limit(client: APIClient, service: Service, settings: Any) -> None:
     publish(client, make_document())
     rest = dict(settings.REST_FRAMEWORK)
-    rest["DEFAULT_THROTTLE_RATES"] = {"api_key": "3/day"}  # a day: the window cannot roll over mid-test
+    # a day: the window cannot roll over mid-test
+    rest["DEFAULT_THROTTLE_RATES"] = {"sdk": "3/day", "management": "3/day"}
     with override_settings(REST_FRAMEWORK=rest):
         codes = [client.get("/api/v1/policies/checkout").status_code for _ in range(3)]
         throttled = client.get("/api/v1/policies/checkout")
@@ -141,11 +142,11 @@ def test_policy_reads_without_a_good_key_get_the_usual_error_body(
     assert response.json()["error"]["message"]
 
 
-def test_a_revoked_key_cannot_read_policies(team: Team, service: Service) -> None:
+def test_a_revoked_key_cannot_read_policies(client: APIClient, team: Team, service: Service) -> None:
     key, raw = api_key_create(team=team, name="sdk")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    publish(api, make_document())
+    publish(client, make_document())
     assert api.get("/api/v1/policies/checkout").status_code == 200
     api_key_revoke(key=key)
     assert api.get("/api/v1/policies/checkout").status_code == 401

@@ -19,6 +19,8 @@ from policies.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import require_postgresql
 from tests.policies.conftest import make_document
 
+pytestmark = pytest.mark.usefixtures("loopback_peers")
+
 
 class Receiver:
     """A local webhook endpoint that fails the first `fail_first` requests with 500."""
@@ -48,7 +50,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(loopback_peers: None) -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()

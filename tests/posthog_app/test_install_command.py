@@ -15,7 +15,7 @@ from policies.exporters.hog import HOG_FUNCTION_NAME
 from policies.services import policy_create
 from tests.posthog_app.fake_posthog import FakePostHog, fake_posthog
 
-pytestmark = pytest.mark.posthog
+pytestmark = [pytest.mark.posthog, pytest.mark.usefixtures("loopback_peers")]
 
 POLICY: dict[str, Any] = {
     "service": "checkout-api",
