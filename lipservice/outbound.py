@@ -6,6 +6,8 @@ checked (so a second DNS answer cannot point it elsewhere), redirects are not fo
 
 from __future__ import annotations
 
+import functools
+import importlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -116,6 +118,30 @@ class PinnedTransport(httpx.HTTPTransport):
         request.url = request.url.copy_with(host=destination.address)
         request.extensions = {**request.extensions, "sni_hostname": destination.host}
         return super().handle_request(request)
+
+
+@functools.cache
+def _pinned_transport_class(module_name: str) -> type[Any]:
+    http: Any = importlib.import_module(module_name)
+
+    class Pinned(http.HTTPTransport):  # type: ignore[misc,name-defined]
+        def handle_request(self, request: Any) -> Any:
+            destination = check_url(str(request.url))
+            request.url = request.url.copy_with(host=destination.address)
+            request.extensions = {**request.extensions, "sni_hostname": destination.host}
+            return super().handle_request(request)
+
+    return Pinned
+
+
+def pinned_transport_for(client_class: type[Any], *, verify: bool = True) -> Any:
+    """The pinned transport for a client built on another httpx line (Authlib's OAuth client may use `httpx2`),
+    whose transports are not interchangeable with httpx's."""
+    base = next(cls for cls in client_class.__mro__ if cls.__name__ == "Client" and cls.__module__.startswith("httpx"))
+    module_name = base.__module__.split(".")[0]
+    if module_name == "httpx":
+        return PinnedTransport(verify=verify)
+    return _pinned_transport_class(module_name)(verify=verify)
 
 
 def outbound_client(*, timeout: float, verify: bool = True, **kwargs: Any) -> httpx.Client:

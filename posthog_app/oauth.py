@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.errors import MismatchingStateException, MissingCode
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata, get_well_known_url
 from django.conf import settings
 
+from lipservice.outbound import pinned_transport_for
 from patterns.sources.posthog import outbound_transport
 from posthog_app.manifest import OAUTH_CALLBACK_PATH, OAUTH_CLIENT_PATH, scopes
 
@@ -170,7 +171,7 @@ def oauth_client(*, client_id: str, redirect_uri: str | None = None, state: str 
         revocation_endpoint_auth_method="none",
         state=state,
         timeout=HTTP_TIMEOUT,
-        transport=outbound_transport(),
+        transport=pinned_transport_for(OAuth2Client),
         follow_redirects=False,
     )
 

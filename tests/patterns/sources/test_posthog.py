@@ -21,7 +21,7 @@ from patterns.sources import (
 )
 from tests.patterns.sources.fake_posthog import API_KEY, PROJECT_ID, FakePostHog, make_rows
 
-pytestmark = pytest.mark.posthog
+pytestmark = [pytest.mark.posthog, pytest.mark.usefixtures("loopback_peers")]
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
