@@ -197,6 +197,8 @@ CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)
+# Folders a service's file source may read (a tenant must not name /proc/self/environ); the demo logs by default.
+LIPSERVICE_FILE_SOURCE_ROOTS = env_list("LIPSERVICE_FILE_SOURCE_ROOTS") or [str(DATA_DIR / "demo")]
 # A service's first analysis reads this far back; a run never covers more than the cap (catch-up takes several).
 LIPSERVICE_ANALYSIS_LOOKBACK_HOURS = env_int("LIPSERVICE_ANALYSIS_LOOKBACK_HOURS", 168, minimum=1)
 LIPSERVICE_ANALYSIS_MAX_HOURS_PER_RUN = env_int("LIPSERVICE_ANALYSIS_MAX_HOURS_PER_RUN", 168, minimum=1)
