@@ -100,6 +100,8 @@ class DetectedAnomaly:
     score: float
     confidence: float
     error_lines: int = 0
+    # The counts behind it were reported by SDKs (an app key), not read from the logs by an analysis.
+    sdk_reported: bool = False
 
 
 def anomalies_scan(
@@ -122,6 +124,7 @@ def anomalies_scan(
     counts: dict[str, list[int]] = {}
     errors: dict[str, list[int]] = {}
     patterns: dict[str, Pattern] = {}
+    reported: set[tuple[str, int]] = set()
     windows = PatternWindow.objects.filter(
         service=service, bucket_start__gte=start, bucket_start__lt=stop, bucket_seconds=BUCKET_SECONDS
     ).select_related("pattern")
@@ -131,6 +134,8 @@ def anomalies_scan(
         index = int((window.bucket_start - start).total_seconds()) // BUCKET_SECONDS
         counts.setdefault(key, [0] * buckets)[index] += window.sdk_seen or window.count
         errors.setdefault(key, [0] * buckets)[index] += window.errors
+        if window.sdk_seen:
+            reported.add((key, index))
     found = detect_anomalies(
         counts,
         errors,
@@ -150,6 +155,7 @@ def anomalies_scan(
             score=a.score,
             confidence=a.confidence,
             error_lines=sum(errors[a.pattern_id][a.start_bucket : a.end_bucket + 1]),
+            sdk_reported=any((a.pattern_id, i) in reported for i in range(a.start_bucket, a.end_bucket + 1)),
         )
         for a in found
     ]
@@ -174,7 +180,7 @@ def anomalies_record(*, service: Service, anomalies: Sequence[DetectedAnomaly]) 
             "score": item.score,
             "confidence": item.confidence,
             "severity": severity,
-            "details": {"error_lines": item.error_lines},
+            "details": {"error_lines": item.error_lines, "sdk_reported": item.sdk_reported},
             "explanation": f"{item.kind}: {item.observed:,.2f} observed vs {item.expected:,.2f} expected",
         }
         row = Anomaly.objects.filter(**lookup).first()
@@ -205,6 +211,9 @@ def anomalies_record(*, service: Service, anomalies: Sequence[DetectedAnomaly]) 
 
 
 def _signal(service: Service, item: DetectedAnomaly, row_id: int) -> AnomalySignal:
+    # Error lines make a rate jump critical. When the jump itself is only what an app key reported, it may be
+    # forged, so it rates as a rate change (warning at most) and does not page on its own.
+    forged_risk = item.sdk_reported and item.kind in {"spike", "drop"}
     return AnomalySignal(
         id=row_id,
         service=service.name,
@@ -215,7 +224,7 @@ def _signal(service: Service, item: DetectedAnomaly, row_id: int) -> AnomalySign
         score=item.score,
         observed=item.observed,
         expected=item.expected,
-        error_lines=item.error_lines,
+        error_lines=0 if forged_risk else item.error_lines,
     )
 
 

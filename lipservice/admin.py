@@ -176,6 +176,10 @@ def _superuser_only(model: type[Any]) -> None:
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, ScopedUserAdmin)
-for _model in [Group, *(m for m in admin.site._registry if m._meta.app_label == "django_celery_beat")]:
+_GLOBAL_MODELS: list[type[Any]] = [
+    Group,
+    *(m for m in admin.site._registry if m._meta.app_label == "django_celery_beat"),
+]
+for _model in _GLOBAL_MODELS:
     if admin.site.is_registered(_model):
         _superuser_only(_model)

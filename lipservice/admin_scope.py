@@ -7,7 +7,6 @@ exists, and models that belong to no team (Django groups, the beat schedule) are
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from django.contrib import admin
@@ -15,24 +14,29 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
-from django.forms import Field
 from django.http import Http404, HttpRequest
 
 from lipservice.models import Team, TeamMembership
 
+_TEAM_PATHS: dict[type[models.Model], str | None] = {Team: "pk"}
 
-@cache
+
 def team_path(model: type[models.Model]) -> str | None:
     """The lookup from a model to its team (`team`, `service__team`, `channel__team`, `pk` for Team); None when
     the model belongs to no team. Only required foreign keys count: a row with no team would be nobody's."""
-    if model is Team:
-        return "pk"
+    if model in _TEAM_PATHS:
+        return _TEAM_PATHS[model]
+    found: str | None = None
     for field in model._meta.get_fields():
-        if field.many_to_one and field.concrete and not field.null and field.related_model not in (None, model):
-            parent = team_path(field.related_model)  # type: ignore[arg-type]
+        related = field.related_model
+        required = field.many_to_one and field.concrete and not getattr(field, "null", True)
+        if required and isinstance(related, type) and related is not model:
+            parent = team_path(related)
             if parent is not None:
-                return field.name if parent == "pk" else f"{field.name}__{parent}"
-    return None
+                found = field.name if parent == "pk" else f"{field.name}__{parent}"
+                break
+    _TEAM_PATHS[model] = found
+    return found
 
 
 def team_id_of(obj: models.Model) -> int | None:
@@ -54,7 +58,7 @@ def user_team_ids(request: HttpRequest, *, admin_only: bool = False) -> frozense
     attribute = "_lipservice_admin_team_ids" if admin_only else "_lipservice_team_ids"
     found: frozenset[int] | None = getattr(request, attribute, None)
     if found is None:
-        rows = TeamMembership.objects.filter(user_id=request.user.pk)
+        rows = TeamMembership.objects.filter(user_id=int(request.user.pk or 0))
         if admin_only:
             rows = rows.filter(role=TeamMembership.Role.ADMIN)
         found = frozenset(rows.values_list("team_id", flat=True))
@@ -145,13 +149,13 @@ class TeamScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         path = team_path(self.model) or "pk"
         return queryset.filter(**{f"{path}__in": user_team_ids(request, admin_only=True)})
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Field | None:
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         choices = scoped_choices(db_field.related_model, request)
         if choices is not None:
             kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Field | None:
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         choices = scoped_choices(db_field.related_model, request)
         if choices is not None:
             kwargs["queryset"] = choices
@@ -170,7 +174,7 @@ class TeamScopedInline(admin.TabularInline):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(super().has_delete_permission(request, obj)) and may_write(request, obj)
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Field | None:
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         choices = scoped_choices(db_field.related_model, request)
         if choices is not None:
             kwargs["queryset"] = choices

@@ -197,6 +197,9 @@ CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)
+# SDK stats may name patterns the server does not know; past this many new ones per service and hour, the rest
+# are counted under one overflow pattern.
+LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR = env_int("LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR", 20_000, minimum=0)
 # Folders a service's file source may read (a tenant must not name /proc/self/environ); the demo logs by default.
 LIPSERVICE_FILE_SOURCE_ROOTS = env_list("LIPSERVICE_FILE_SOURCE_ROOTS") or [str(DATA_DIR / "demo")]
 # A service's first analysis reads this far back; a run never covers more than the cap (catch-up takes several).

@@ -16,7 +16,16 @@ from patterns.sources import SourceConfigError
 class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Service
-        fields = "__all__"
+        fields = [
+            "team",
+            "name",
+            "description",
+            "source_kind",
+            "source_config",
+            "analysis_watermark",
+            "auto_publish",
+            "target_reduction",
+        ]
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
