@@ -42,10 +42,10 @@ from lipservice.delivery import post_once
 from lipservice.errors import DomainError
 from lipservice.models import Team
 from patterns.engine.anomaly import AnomalyConfig, detect_anomalies
+from patterns.engine.redaction import redact
 from patterns.models import Pattern, PatternWindow, Service
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.providers import LLMError, LLMProvider, provider_from_config
-from policies.engine.redaction import redact
 from policies.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
@@ -265,6 +265,21 @@ def _incident_for(*, service: Service, start: datetime, end: datetime, severity:
     return incident
 
 
+_EXPLANATION_TEXTS = ("summary", "what_changed", "when", "moved_together", "likely_causes", "debugging_steps")
+
+
+def explanation_redacted(explanation: dict[str, Any]) -> dict[str, Any]:
+    """An explanation as stored: its texts (which quote templates, or a model's words) pass the one redaction."""
+    result = dict(explanation)
+    for key in _EXPLANATION_TEXTS:
+        value = result.get(key)
+        if isinstance(value, str):
+            result[key] = redact(value)
+        elif isinstance(value, list):
+            result[key] = [redact(item) if isinstance(item, str) else item for item in value]
+    return result
+
+
 def _incident_refresh(incident: Incident) -> None:
     members = list(incident.anomalies.select_related("pattern").order_by("window_start", "id"))
     incident.severity = max_severity([incident.severity, *[m.severity for m in members]])
@@ -274,7 +289,7 @@ def _incident_refresh(incident: Incident) -> None:
     if str(previous.get("generated_by", "")).startswith("llm:"):
         # Keep the model's words; the facts (what changed, when, the link) are always the rules' current ones.
         explanation.update({k: previous[k] for k in ("summary", "likely_causes", "debugging_steps", "generated_by")})
-    incident.explanation = explanation
+    incident.explanation = explanation = explanation_redacted(explanation)
     incident.title = str(explanation["summary"])[:500]
     incident.save(update_fields=["severity", "explanation", "title", "updated_at"])
 
@@ -365,9 +380,9 @@ def incident_explain_with_llm(*, incident_id: int, provider: LLMProvider | None 
     if provider is None and LLMConfig.from_settings(settings).provider == "rules":
         return False
     incident = Incident.objects.select_related("service", "team").get(pk=incident_id)
-    explanation = incident_explain(incident=incident, provider=provider)
+    explanation = explanation_redacted(incident_explain(incident=incident, provider=provider).as_dict())
     Incident.objects.filter(pk=incident_id).update(
-        explanation=explanation.as_dict(), title=explanation.summary[:500], updated_at=timezone.now()
+        explanation=explanation, title=str(explanation["summary"])[:500], updated_at=timezone.now()
     )
     return True
 

@@ -197,6 +197,8 @@ CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", "")
 # The public origin of this service (https://lipservice.example.com): the PostHog app's OAuth client id.
 LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)
+# Pattern examples are stored redacted (emails, tokens, cards, phones, IPs, user ids); off stores none at all.
+LIPSERVICE_STORE_EXAMPLES = env_bool("LIPSERVICE_STORE_EXAMPLES", True)
 # SDK stats may name patterns the server does not know; past this many new ones per service and hour, the rest
 # are counted under one overflow pattern.
 LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR = env_int("LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR", 20_000, minimum=0)
