@@ -97,7 +97,8 @@ def test_too_many_entries_is_413(client: APIClient, service: Service) -> None:
         entry("p_health", f"{DAY}T05:00:00Z", 5, 5, 2**70, 0),
         entry("p_health", "2001-01-01T00:00:00Z", 1, 1),
         entry("p_health", "2999-01-01T00:00:00Z", 1, 1),
-        entry("../../etc", f"{DAY}T05:00:00Z", 1, 1),
+        entry("p\x00health", f"{DAY}T05:00:00Z", 1, 1),
+        entry("p" * 33, f"{DAY}T05:00:00Z", 1, 1),
     ],
 )
 def test_invalid_entries_are_400_and_nothing_is_counted(client: APIClient, service: Service, bad: Any) -> None:
