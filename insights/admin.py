@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from insights.models import AlertChannel, AlertDelivery, Anomaly, Incident
+from lipservice.admin_scope import TeamScopedAdmin
 
 
 @admin.register(Anomaly)
-class AnomalyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AnomalyAdmin(TeamScopedAdmin):
     list_display = ["window_start", "service", "kind", "severity", "pattern", "observed", "expected", "confidence"]
     list_filter = ["kind", "severity", "service"]
     date_hierarchy = "window_start"
@@ -20,7 +21,7 @@ class AnomalyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class IncidentAdmin(TeamScopedAdmin):
     list_display = ["window_start", "window_end", "service", "severity", "status", "title"]
     list_filter = ["severity", "status", "team", "service"]
     search_fields = ["dedup_key", "title"]
@@ -54,7 +55,7 @@ class AlertChannelForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(AlertChannel)
-class AlertChannelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertChannelAdmin(TeamScopedAdmin):
     form = AlertChannelForm
     list_display = ["name", "team", "kind", "min_severity", "cooldown_seconds", "quiet_hours", "active"]
     list_filter = ["kind", "active", "team"]
@@ -73,7 +74,7 @@ class AlertChannelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertDeliveryAdmin(TeamScopedAdmin):
     list_display = ["created_at", "channel", "incident", "severity", "status", "reason", "attempts", "response_status"]
     list_filter = ["status", "severity", "channel__kind", "channel"]
     date_hierarchy = "created_at"

@@ -42,10 +42,10 @@ from lipservice.delivery import deliver, plain_list, plain_text, signed_headers,
 from lipservice.errors import DomainError
 from lipservice.models import Team
 from patterns.engine.anomaly import AnomalyConfig, detect_anomalies
+from patterns.engine.redaction import redact
 from patterns.models import Pattern, PatternWindow, Service
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.providers import LLMError, LLMProvider, provider_from_config
-from policies.engine.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,8 @@ class DetectedAnomaly:
     score: float
     confidence: float
     error_lines: int = 0
+    # The counts behind it were reported by SDKs (an app key), not read from the logs by an analysis.
+    sdk_reported: bool = False
 
 
 def anomalies_scan(
@@ -116,6 +118,7 @@ def anomalies_scan(
     counts: dict[str, list[int]] = {}
     errors: dict[str, list[int]] = {}
     patterns: dict[str, Pattern] = {}
+    reported: set[tuple[str, int]] = set()
     windows = PatternWindow.objects.filter(
         service=service, bucket_start__gte=start, bucket_start__lt=stop, bucket_seconds=BUCKET_SECONDS
     ).select_related("pattern")
@@ -125,6 +128,8 @@ def anomalies_scan(
         index = int((window.bucket_start - start).total_seconds()) // BUCKET_SECONDS
         counts.setdefault(key, [0] * buckets)[index] += window.sdk_seen or window.count
         errors.setdefault(key, [0] * buckets)[index] += window.errors
+        if window.sdk_seen:
+            reported.add((key, index))
     found = detect_anomalies(
         counts,
         errors,
@@ -144,6 +149,7 @@ def anomalies_scan(
             score=a.score,
             confidence=a.confidence,
             error_lines=sum(errors[a.pattern_id][a.start_bucket : a.end_bucket + 1]),
+            sdk_reported=any((a.pattern_id, i) in reported for i in range(a.start_bucket, a.end_bucket + 1)),
         )
         for a in found
     ]
@@ -168,7 +174,7 @@ def anomalies_record(*, service: Service, anomalies: Sequence[DetectedAnomaly]) 
             "score": item.score,
             "confidence": item.confidence,
             "severity": severity,
-            "details": {"error_lines": item.error_lines},
+            "details": {"error_lines": item.error_lines, "sdk_reported": item.sdk_reported},
             "explanation": f"{item.kind}: {item.observed:,.2f} observed vs {item.expected:,.2f} expected",
         }
         row = Anomaly.objects.filter(**lookup).first()
@@ -199,6 +205,9 @@ def anomalies_record(*, service: Service, anomalies: Sequence[DetectedAnomaly]) 
 
 
 def _signal(service: Service, item: DetectedAnomaly, row_id: int) -> AnomalySignal:
+    # Error lines make a rate jump critical. When the jump itself is only what an app key reported, it may be
+    # forged, so it rates as a rate change (warning at most) and does not page on its own.
+    forged_risk = item.sdk_reported and item.kind in {"spike", "drop"}
     return AnomalySignal(
         id=row_id,
         service=service.name,
@@ -209,7 +218,7 @@ def _signal(service: Service, item: DetectedAnomaly, row_id: int) -> AnomalySign
         score=item.score,
         observed=item.observed,
         expected=item.expected,
-        error_lines=item.error_lines,
+        error_lines=0 if forged_risk else item.error_lines,
     )
 
 
@@ -250,6 +259,21 @@ def _incident_for(*, service: Service, start: datetime, end: datetime, severity:
     return incident
 
 
+_EXPLANATION_TEXTS = ("summary", "what_changed", "when", "moved_together", "likely_causes", "debugging_steps")
+
+
+def explanation_redacted(explanation: dict[str, Any]) -> dict[str, Any]:
+    """An explanation as stored: its texts (which quote templates, or a model's words) pass the one redaction."""
+    result = dict(explanation)
+    for key in _EXPLANATION_TEXTS:
+        value = result.get(key)
+        if isinstance(value, str):
+            result[key] = redact(value)
+        elif isinstance(value, list):
+            result[key] = [redact(item) if isinstance(item, str) else item for item in value]
+    return result
+
+
 def _incident_refresh(incident: Incident) -> None:
     members = list(incident.anomalies.select_related("pattern").order_by("window_start", "id"))
     incident.severity = max_severity([incident.severity, *[m.severity for m in members]])
@@ -259,7 +283,7 @@ def _incident_refresh(incident: Incident) -> None:
     if str(previous.get("generated_by", "")).startswith("llm:"):
         # Keep the model's words; the facts (what changed, when, the link) are always the rules' current ones.
         explanation.update({k: previous[k] for k in ("summary", "likely_causes", "debugging_steps", "generated_by")})
-    incident.explanation = explanation
+    incident.explanation = explanation = explanation_redacted(explanation)
     incident.title = str(explanation["summary"])[:500]
     incident.save(update_fields=["severity", "explanation", "title", "updated_at"])
 
@@ -350,9 +374,9 @@ def incident_explain_with_llm(*, incident_id: int, provider: LLMProvider | None 
     if provider is None and LLMConfig.from_settings(settings).provider == "rules":
         return False
     incident = Incident.objects.select_related("service", "team").get(pk=incident_id)
-    explanation = incident_explain(incident=incident, provider=provider)
+    explanation = explanation_redacted(incident_explain(incident=incident, provider=provider).as_dict())
     Incident.objects.filter(pk=incident_id).update(
-        explanation=explanation.as_dict(), title=explanation.summary[:500], updated_at=timezone.now()
+        explanation=explanation, title=str(explanation["summary"])[:500], updated_at=timezone.now()
     )
     return True
 

@@ -6,10 +6,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from insights.engine.pricing import PricingError, parse_pricing
+from lipservice.admin_scope import SuperuserOnlyAdmin, TeamScopedAdmin, TeamScopedInline, visible_users
 from lipservice.connection import team_connection_test
 from lipservice.models import ApiKey, Team, TeamMembership
 from lipservice.services import api_key_create, api_key_revoke
@@ -63,14 +67,14 @@ class TeamForm(forms.ModelForm):  # type: ignore[type-arg]
         return team
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(TeamScopedInline):
     model = TeamMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TeamAdmin(TeamScopedAdmin):
     form = TeamForm
     list_display = ["name", "display_name", "posthog_host", "posthog_project_id", "service_count", "created_at"]
     search_fields = ["name", "display_name"]
@@ -78,9 +82,13 @@ class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [MembershipInline]
     actions = ["test_connection"]
 
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        # A new tenant is the operator's decision; team admins manage the teams they already have.
+        return bool(request.user.is_superuser)
+
     @admin.action(description="Test the PostHog / ClickHouse connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
-        for team in queryset:
+        for team in self.writable(request, queryset):
             report = team_connection_test(team=team)
             for name, check in report.items():
                 level = messages.SUCCESS if check["status"] == "ok" else messages.WARNING
@@ -100,7 +108,7 @@ class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiKeyAdmin(TeamScopedAdmin):
     list_display = ["name", "team", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["team", "revoked_at"]
     search_fields = ["name", "prefix", "team__name"]
@@ -119,6 +127,59 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Revoke selected keys")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for key in queryset:
+        keys = list(self.writable(request, queryset))
+        for key in keys:
             api_key_revoke(key=key)
-        messages.success(request, f"Revoked {queryset.count()} key(s).")
+        messages.success(request, f"Revoked {len(keys)} key(s).")
+
+
+User = get_user_model()
+_PRIVILEGES = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions", "last_login", "date_joined")
+
+
+class ScopedUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    """People are listed to the members of their teams; only superusers create users or grant privileges, and a
+    non-superuser edits no account but its own (a password reset elsewhere would take over that account)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return visible_users(request).order_by(*(self.ordering or ("username",)))
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            raise Http404("No user with this id.")
+        return found
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [name for name in _PRIVILEGES if name not in fields]
+        return fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = bool(super().has_change_permission(request, obj))
+        return allowed and (request.user.is_superuser or obj is None or obj.pk == request.user.pk)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+
+def _superuser_only(model: type[Any]) -> None:
+    current = type(admin.site._registry[model])
+    admin.site.unregister(model)
+    admin.site.register(model, type(current.__name__, (SuperuserOnlyAdmin, current), {}))
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, ScopedUserAdmin)
+_GLOBAL_MODELS: list[type[Any]] = [
+    Group,
+    *(m for m in admin.site._registry if m._meta.app_label == "django_celery_beat"),
+]
+for _model in _GLOBAL_MODELS:
+    if admin.site.is_registered(_model):
+        _superuser_only(_model)

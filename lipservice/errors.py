@@ -50,14 +50,35 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
 
 
+def _first_error(detail: Any) -> tuple[list[str], str]:
+    """The path (field names and list indexes) and text of the first error in a nested DRF error detail."""
+    if isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):
+                if item:
+                    path, text = _first_error(item)
+                    return ([f"[{index}]", *path] if isinstance(item, dict) else path), text
+            else:
+                return [], str(item)
+        return [], ""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if not value:
+                continue
+            path, text = _first_error(value)
+            if key == "non_field_errors":
+                return path, text
+            # Nested lists of objects report their errors by index (`{"stats": {1: {"seen": [...]}}}`).
+            head = f"[{key}]" if isinstance(key, int) or str(key).isdigit() else str(key)
+            return [head, *path], text
+        return [], ""
+    return [], str(detail)
+
+
 def _first_message(detail: Any) -> str:
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    if isinstance(detail, dict) and detail:
-        key, value = next(iter(detail.items()))
-        inner = _first_message(value)
-        return inner if key == "non_field_errors" else f"{key}: {inner}"
-    return str(detail)
+    path, text = _first_error(detail)
+    name = "".join(part if part.startswith("[") or not i else f".{part}" for i, part in enumerate(path))
+    return f"{name}: {text}" if name else text
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

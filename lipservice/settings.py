@@ -217,6 +217,13 @@ LIPSERVICE_PUBLIC_URL = env_str("LIPSERVICE_PUBLIC_URL", "")
 # {"us": {"issuer": "https://…", "api_hosts": ["https://…"], "ingest_host": "https://…"}, "eu": {…}, "any": {…}}.
 LIPSERVICE_POSTHOG_REGIONS = env_json("LIPSERVICE_POSTHOG_REGIONS", None)
 LIPSERVICE_WINDOW_RETENTION_DAYS = env_int("LIPSERVICE_WINDOW_RETENTION_DAYS", 90, minimum=1)
+# Pattern examples are stored redacted (emails, tokens, cards, phones, IPs, user ids); off stores none at all.
+LIPSERVICE_STORE_EXAMPLES = env_bool("LIPSERVICE_STORE_EXAMPLES", True)
+# SDK stats may name patterns the server does not know; past this many new ones per service and hour, the rest
+# are counted under one overflow pattern.
+LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR = env_int("LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR", 20_000, minimum=0)
+# Folders a service's file source may read (a tenant must not name /proc/self/environ); the demo logs by default.
+LIPSERVICE_FILE_SOURCE_ROOTS = env_list("LIPSERVICE_FILE_SOURCE_ROOTS") or [str(DATA_DIR / "demo")]
 # A service's first analysis reads this far back; a run never covers more than the cap (catch-up takes several).
 LIPSERVICE_ANALYSIS_LOOKBACK_HOURS = env_int("LIPSERVICE_ANALYSIS_LOOKBACK_HOURS", 168, minimum=1)
 LIPSERVICE_ANALYSIS_MAX_HOURS_PER_RUN = env_int("LIPSERVICE_ANALYSIS_MAX_HOURS_PER_RUN", 168, minimum=1)

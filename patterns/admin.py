@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
+from lipservice.admin_scope import TeamScopedAdmin
+from patterns.connections import file_source_paths
 from patterns.models import AnalysisRun, Pattern, PatternWindow, Service
+from patterns.sources import SourceConfigError
+
+
+class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Service
+        fields = [
+            "team",
+            "name",
+            "description",
+            "source_kind",
+            "source_config",
+            "analysis_watermark",
+            "auto_publish",
+            "target_reduction",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        kind = cleaned.get("source_kind", getattr(self.instance, "source_kind", ""))
+        config = cleaned.get("source_config")
+        if config is None:
+            config = cleaned["source_config"] = {}
+        if not isinstance(config, dict):
+            self.add_error("source_config", "source_config must be a JSON object")
+        elif kind == Service.SourceKind.FILE:
+            try:
+                file_source_paths(config, service=str(cleaned.get("name") or self.instance.name))
+            except SourceConfigError as exc:
+                self.add_error("source_config", str(exc))
+        return cleaned
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServiceAdmin(TeamScopedAdmin):
+    form = ServiceForm
     list_display = ["name", "team", "source_kind", "analysis_watermark", "created_at"]
     list_filter = ["team", "source_kind"]
     search_fields = ["name", "team__name"]
 
 
 @admin.register(Pattern)
-class PatternAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PatternAdmin(TeamScopedAdmin):
     list_display = ["pattern_id", "service", "short_template", "count", "bytes", "last_seen"]
     list_filter = ["service__team", "service"]
     search_fields = ["pattern_id", "template"]
@@ -27,7 +64,7 @@ class PatternAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PatternWindow)
-class PatternWindowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PatternWindowAdmin(TeamScopedAdmin):
     list_display = ["pattern", "service", "bucket_start", "count", "bytes", "errors", "sdk_seen", "sdk_kept"]
     list_filter = ["service"]
     date_hierarchy = "bucket_start"
@@ -35,7 +72,7 @@ class PatternWindowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AnalysisRun)
-class AnalysisRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AnalysisRunAdmin(TeamScopedAdmin):
     list_display = [
         "id",
         "service",

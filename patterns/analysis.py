@@ -70,6 +70,18 @@ def floor_hour(moment: datetime) -> datetime:
     return bucket_of(moment)
 
 
+def miner_state_for_storage(miner: Miner) -> dict[str, Any]:
+    """The miner's state as stored: its keys and examples are already redacted; with LIPSERVICE_STORE_EXAMPLES off,
+    no example line is kept at all."""
+    state = miner.to_dict()
+    if not settings.LIPSERVICE_STORE_EXAMPLES:
+        for row in state["patterns"]:
+            row["examples"] = []
+        for row in state["keys"]:
+            row["example"] = None
+    return state
+
+
 def load_miner(service: Service) -> Miner:
     return Miner.from_dict(service.miner_state) if service.miner_state else Miner()
 
@@ -198,7 +210,7 @@ def _execute(run: AnalysisRun, read: Any, *, advance_watermark: bool, unparsed: 
                 raise AnalysisConflict("another analysis of this service finished first; this window was skipped")
             rows = _store_patterns(service, patterns)
             _store_windows(service, miner, acc, rows)
-            locked.miner_state = miner.to_dict()
+            locked.miner_state = miner_state_for_storage(miner)
             fields = ["miner_state"]
             if advance_watermark and run.window_end is not None:
                 locked.analysis_watermark = run.window_end
@@ -259,7 +271,7 @@ def _store_patterns(service: Service, patterns: list[Any]) -> dict[str, Pattern]
         row.count = mined.count
         row.bytes = mined.bytes
         row.severity_counts = dict(mined.severities)
-        row.examples = list(mined.examples)
+        row.examples = list(mined.examples) if settings.LIPSERVICE_STORE_EXAMPLES else []
         row.first_seen = _aware(mined.first_seen)
         row.last_seen = _aware(mined.last_seen)
         (to_update if row.pk else to_create).append(row)

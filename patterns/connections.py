@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from django.conf import settings
 
 from lipservice.models import Team
 from lipservice.outbound import OutboundRefused, PinnedTransport, check_host, check_url
@@ -22,6 +23,7 @@ from patterns.sources import (
     PostHogLogSource,
     SourceConfigError,
 )
+from patterns.sources.files import outside_roots_message, path_under_roots
 
 # Another credential than the team's personal API key (an OAuth connection), registered by the app that owns it,
 # so this module needs to know nothing about how that credential is kept or refreshed.
@@ -68,20 +70,36 @@ def clickhouse_source_for_team(team: Team, **options: Any) -> ClickHouseLogSourc
     return ClickHouseLogSource(ClickHouseConfig(**fields))
 
 
+def file_source_roots() -> tuple[str, ...]:
+    return tuple(str(root) for root in settings.LIPSERVICE_FILE_SOURCE_ROOTS)
+
+
+def file_source_paths(config: Mapping[str, Any], *, service: str) -> tuple[str, ...]:
+    """A file source's paths, each checked to lie under the operator's roots; raises SourceConfigError saying why."""
+    paths = config.get("paths") or ([config["path"]] if config.get("path") else [])
+    if not paths:
+        raise SourceConfigError(f"service {service} reads files but source_config has no 'path'")
+    if not isinstance(paths, list | tuple) or not all(isinstance(p, str) and 0 < len(p) <= 1000 for p in paths):
+        raise SourceConfigError("source_config 'path' must be a string and 'paths' a list of strings")
+    roots = file_source_roots()
+    for path in paths:
+        if not path_under_roots(path, roots):
+            raise SourceConfigError(outside_roots_message(path, roots))
+    return tuple(paths)
+
+
 def source_for_service(service: Service) -> LogSource:
     """The one configured door for this service; raises SourceConfigError naming what is missing."""
     config = service.source_config or {}
     kind = service.source_kind
     if kind == Service.SourceKind.FILE:
-        paths = config.get("paths") or ([config["path"]] if config.get("path") else [])
-        if not paths:
-            raise SourceConfigError(f"service {service.name} reads files but source_config has no 'path'")
         return FileLogSource(
             FileSourceConfig(
-                paths=tuple(paths),
+                paths=file_source_paths(config, service=service.name),
                 format=config.get("format", "auto"),
                 loghub_format=config.get("loghub_format"),
                 default_service=service.name,
+                roots=file_source_roots(),
             )
         )
     if kind == Service.SourceKind.POSTHOG:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,19 +25,40 @@ class ServiceOutputSerializer(serializers.ModelSerializer[Service]):
 
 
 MAX_STATS_ENTRIES = 20_000
+# A trillion lines (or bytes) in one minute of one pattern is beyond any real fleet; larger numbers are forged.
+MAX_STATS_FIGURE = 10**12
+# SDK clocks drift; a minute further ahead than this is refused rather than stored as a future spike.
+MAX_STATS_SKEW = timedelta(minutes=5)
+
+
+def _figure(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=0, max_value=MAX_STATS_FIGURE, **kwargs)
 
 
 class StatsEntrySerializer(serializers.Serializer):  # type: ignore[type-arg]
     pattern = serializers.CharField(max_length=32)
     minute = serializers.DateTimeField()
-    seen = serializers.IntegerField(min_value=0)
-    kept = serializers.IntegerField(min_value=0)
-    bytes_seen = serializers.IntegerField(min_value=0, default=0)
-    bytes_kept = serializers.IntegerField(min_value=0, default=0)
+    seen = _figure()
+    kept = _figure()
+    bytes_seen = _figure(default=0)
+    bytes_kept = _figure(default=0)
+
+    def validate_minute(self, value: datetime) -> datetime:
+        now = timezone.now()
+        oldest = now - timedelta(days=settings.LIPSERVICE_WINDOW_RETENTION_DAYS)
+        if value < oldest:
+            raise serializers.ValidationError(
+                f"older than the {settings.LIPSERVICE_WINDOW_RETENTION_DAYS}-day retention window"
+            )
+        if value > now + MAX_STATS_SKEW:
+            raise serializers.ValidationError(f"more than {MAX_STATS_SKEW.seconds // 60} minutes in the future")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["kept"] > attrs["seen"]:
-            raise serializers.ValidationError("kept cannot exceed seen")
+            raise serializers.ValidationError({"kept": "cannot exceed seen"})
+        if attrs["bytes_kept"] > attrs["bytes_seen"]:
+            raise serializers.ValidationError({"bytes_kept": "cannot exceed bytes_seen"})
         return attrs
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from lipservice_sdk.severity import normalize_severity
+from lipservice_sdk.stats import OVERFLOW_PATTERN
 
 from lipservice.metrics import STATS_INGESTED
 from lipservice.models import Team
@@ -86,18 +87,18 @@ def _stats_ingest(*, service: Service, batch_id: str, entries: list[StatsEntry],
         STATS_INGESTED.labels("duplicate").inc(len(entries))
         return StatsIngestResult(accepted=0, duplicate=True)
     STATS_INGESTED.labels("accepted").inc(len(entries))
-    totals: dict[tuple[str, datetime], list[int]] = {}
+    patterns = _patterns_by_id(service=service, ids={entry.pattern for entry in entries})
+    totals: dict[tuple[int, datetime], list[int]] = {}
     for entry in entries:
-        key = (entry.pattern, _bucket(entry.minute, WINDOW_SECONDS))
+        key = (patterns[entry.pattern].pk, _bucket(entry.minute, WINDOW_SECONDS))
         acc = totals.setdefault(key, [0, 0, 0, 0])
         acc[0] += entry.seen
         acc[1] += entry.kept
         acc[2] += entry.bytes_seen
         acc[3] += entry.bytes_kept
-    patterns = _patterns_by_id(service=service, ids={pid for pid, _ in totals})
     rows = sorted(
-        (patterns[pid].pk, bucket, seen, kept, bytes_seen, bytes_kept)
-        for (pid, bucket), (seen, kept, bytes_seen, bytes_kept) in totals.items()
+        (pk, bucket, min(seen, BIGINT_MAX), min(kept, BIGINT_MAX), min(sent, BIGINT_MAX), min(held, BIGINT_MAX))
+        for (pk, bucket), (seen, kept, sent, held) in totals.items()
     )
     _windows_add(service=service, rows=rows)
     return StatsIngestResult(accepted=len(entries), duplicate=False)
@@ -108,6 +109,7 @@ _WINDOW_COLUMNS = (
     "sdk_seen", "sdk_kept", "sdk_bytes_seen", "sdk_bytes_kept",
 )  # fmt: skip
 _SDK_COLUMNS = ("sdk_seen", "sdk_kept", "sdk_bytes_seen", "sdk_bytes_kept")
+BIGINT_MAX = 2**63 - 1
 
 
 def _windows_add(*, service: Service, rows: list[tuple[int, datetime, int, int, int, int]]) -> None:
@@ -118,7 +120,12 @@ def _windows_add(*, service: Service, rows: list[tuple[int, datetime, int, int, 
     quote = connection.ops.quote_name
     table = quote(PatternWindow._meta.db_table)
     columns = ", ".join(quote(c) for c in _WINDOW_COLUMNS)
-    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in _SDK_COLUMNS)
+    # Sums saturate at the column's maximum instead of overflowing it (which would fail the whole batch).
+    updates = ", ".join(
+        f"{quote(c)} = CASE WHEN {table}.{quote(c)} > {BIGINT_MAX} - excluded.{quote(c)} THEN {BIGINT_MAX} "
+        f"ELSE {table}.{quote(c)} + excluded.{quote(c)} END"
+        for c in _SDK_COLUMNS
+    )
     placeholders = "(" + ", ".join(["%s"] * len(_WINDOW_COLUMNS)) + ")"
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
@@ -136,20 +143,44 @@ def _windows_add(*, service: Service, rows: list[tuple[int, datetime, int, int, 
             )
 
 
+PLACEHOLDER_PREFIX = "(unmatched lines"
+
+
 def _patterns_by_id(*, service: Service, ids: set[str]) -> dict[str, Pattern]:
-    """Known patterns by id; ids the SDK made up for lines no policy pattern matched get a placeholder row."""
+    """Known patterns by id; ids the SDK made up for lines no policy pattern matched get a placeholder row.
+
+    At most LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR placeholders are created per service per hour, so an app key
+    cannot fill the table with made-up ids; the rest are counted under one overflow pattern."""
     found = {p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=ids)}
     missing = sorted(ids - set(found))
-    if missing:
+    if not missing:
+        return found
+    # Serialises placeholder creation per service, so concurrent batches cannot both spend the same allowance.
+    Service.objects.select_for_update().filter(pk=service.pk).exists()
+    found.update({p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=missing)})
+    missing = [pid for pid in missing if pid not in found]
+    created_recently = Pattern.objects.filter(
+        service=service, template__startswith=PLACEHOLDER_PREFIX, created_at__gte=timezone.now() - timedelta(hours=1)
+    ).count()
+    allowed = max(0, settings.LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR - created_recently)
+    admitted, folded = missing[:allowed], missing[allowed:]
+    if folded:
+        overflow, _ = Pattern.objects.get_or_create(
+            service=service,
+            pattern_id=OVERFLOW_PATTERN,
+            defaults={"template": "(lines of new patterns past the hourly limit, counted together)"},
+        )
+        found.update(dict.fromkeys(folded, overflow))
+    if admitted:
         Pattern.objects.bulk_create(
             [
-                Pattern(service=service, pattern_id=pid, template=f"(unmatched lines, signature {pid})")
-                for pid in missing
+                Pattern(service=service, pattern_id=pid, template=f"{PLACEHOLDER_PREFIX}, signature {pid})")
+                for pid in admitted
             ],
             batch_size=1000,
             ignore_conflicts=True,
         )
-        found.update({p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=missing)})
+        found.update({p.pattern_id: p for p in Pattern.objects.filter(service=service, pattern_id__in=admitted)})
     return found
 
 

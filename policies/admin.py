@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -16,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from lipservice_sdk.policy import PolicyFormatError
 
+from lipservice.admin_scope import TeamScopedAdmin
 from lipservice.selectors import team_for_user
 from policies.engine.checker import PolicyInvariantError
 from policies.models import AuditEntry, PolicyVersion, Webhook, WebhookDelivery
@@ -35,7 +37,7 @@ class PolicyDocumentForm(forms.Form):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PolicyVersionAdmin(TeamScopedAdmin):
     list_display = [
         "service",
         "number",
@@ -64,9 +66,12 @@ class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def edit_document_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Edits a version's document; saving creates a new version through policy_create (checker, audit, cache)."""
-        version = get_object_or_404(PolicyVersion.objects.select_related("service__team"), pk=pk)
-        if not self.has_change_permission(request, version) and not self.has_view_permission(request, version):
-            return HttpResponseRedirect(reverse("admin:index"))
+        version = get_object_or_404(self.get_queryset(request).select_related("service__team"), pk=pk)
+        may_change = self.has_change_permission(request, version)
+        if not may_change and not self.has_view_permission(request, version):
+            raise PermissionDenied
+        if request.method == "POST" and not may_change:
+            raise PermissionDenied
         form = PolicyDocumentForm(request.POST or None, initial={"document": version.document, "activate": True})
         issues: list[dict[str, str]] = []
         if request.method == "POST" and form.is_valid():
@@ -94,13 +99,14 @@ class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             if same_team
             else None,
             "actor": request.user.get_username(),
+            "may_change": may_change,
             "bundle_built": bool(finders.find("dashboard/main.js")),
         }
         return TemplateResponse(request, "admin/policies/policyversion/edit_document.html", context)
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEntryAdmin(TeamScopedAdmin):
     list_display = ["created_at", "team", "service", "action", "actor"]
     list_filter = ["action", "team"]
     search_fields = ["actor", "action"]
@@ -108,7 +114,7 @@ class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookAdmin(TeamScopedAdmin):
     list_display = ["name", "team", "url", "active", "events", "created_at"]
     list_filter = ["team", "active"]
     search_fields = ["name", "url"]
@@ -122,7 +128,7 @@ class WebhookAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(TeamScopedAdmin):
     list_display = ["created_at", "webhook", "event", "status", "attempts", "response_status", "delivered_at"]
     list_filter = ["status", "event", "webhook__team"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

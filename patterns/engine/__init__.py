@@ -1,1 +1,1 @@
-"""Django-free pattern mining, log-format parsing and rate-anomaly detection."""
+"""Django-free pattern mining, log-format parsing, rate-anomaly detection and PII redaction."""

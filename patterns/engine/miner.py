@@ -12,6 +12,7 @@ from lipservice_sdk.severity import normalize_severity
 from lipservice_sdk.signature import MAX_MESSAGE_CHARS, signature_of_key, template_key, template_matches_key
 
 from patterns.engine.clustering import WILDCARD, ClusterConfig, cluster_keys, is_parameter_like, template_of_keys
+from patterns.engine.redaction import redact, redact_key
 
 STATE_VERSION = 1
 
@@ -72,6 +73,10 @@ class Miner:
         self._patterns: dict[str, Pattern] = {}
         self._pending: set[str] = set()
         self._match_cache: OrderedDict[str, str | None] = OrderedDict()
+        # Keys and examples are kept only redacted (they are stored); raw keys that redaction changed map here.
+        self._aliases: dict[str, str] = {}
+        self._offered: dict[str, set[str]] = {}
+        self._raw_examples: set[str] = set()
         self._by_first: dict[str, list[Pattern]] = {}
         self._open_start: list[Pattern] = []
         self._index_size = -1
@@ -87,10 +92,10 @@ class Miner:
         timestamp: float | None = None,
         size: int | None = None,
     ) -> str:
-        """Count one raw line; returns its template key."""
-        key = template_key(message)
+        """Count one raw line; returns its (redacted) template key."""
+        key = self._stored_key(template_key(message))
         level = normalize_severity(severity)
-        self.add_key_counts(
+        self._add_stored(
             key,
             1,
             (len(message) if message.isascii() else len(message.encode("utf-8", "replace"))) if size is None else size,
@@ -137,6 +142,40 @@ class Miner:
         example: str | None = None,
     ) -> None:
         """Record `count` lines (`size` bytes) of an already masked key, e.g. a ClickHouse GROUP BY row."""
+        self._add_stored(
+            self._stored_key(key),
+            count,
+            size,
+            first_seen=first_seen,
+            last_seen=last_seen,
+            severities=severities,
+            example=example,
+        )
+
+    def _stored_key(self, key: str) -> str:
+        if key in self._keys:
+            return key
+        alias = self._aliases.get(key)
+        if alias is not None:
+            return alias
+        stored = redact_key(key)
+        if stored != key:
+            if len(self._aliases) >= self.config.match_cache_size:
+                self._aliases.clear()
+            self._aliases[key] = stored
+        return stored
+
+    def _add_stored(
+        self,
+        key: str,
+        count: int,
+        size: int = 0,
+        *,
+        first_seen: float | None = None,
+        last_seen: float | None = None,
+        severities: Mapping[str, int] | None = None,
+        example: str | None = None,
+    ) -> None:
         if count <= 0:
             return
         stats = self._keys.get(key)
@@ -152,13 +191,26 @@ class Miner:
             name = normalize_severity(level)
             stats.severities[name] = stats.severities.get(name, 0) + n
         if example is not None and stats.example is None:
+            # Redacted when it is first used or stored, so a key whose example is never kept costs no redaction.
             stats.example = example[: self.config.max_example_chars]
+            self._raw_examples.add(key)
         if stats.pattern_id is not None:
             pattern = self._patterns[stats.pattern_id]
             _accumulate(pattern, count, size, first_seen, last_seen, severities or {"INFO": count})
-            cut = None if example is None else example[: self.config.max_example_chars]
-            if cut is not None and len(pattern.examples) < self.config.max_examples and cut not in pattern.examples:
-                pattern.examples.append(cut)
+            if example is not None and len(pattern.examples) < self.config.max_examples:
+                self._offer_example(pattern, example[: self.config.max_example_chars])
+
+    def _offer_example(self, pattern: Pattern, raw: str) -> None:
+        """Redacts a candidate example once per distinct raw text (and at most a few times per pattern)."""
+        offered = self._offered.setdefault(pattern.id, set())
+        if raw in offered or len(offered) >= 4 * self.config.max_examples:
+            return
+        offered.add(raw)
+        cut = redact(raw)
+        if cut not in pattern.examples:
+            pattern.examples.append(cut)
+        if len(pattern.examples) >= self.config.max_examples:
+            del self._offered[pattern.id]
 
     # mining
 
@@ -226,7 +278,7 @@ class Miner:
         )
 
     def pattern_of_key(self, key: str) -> str | None:
-        stats = self._keys.get(key)
+        stats = self._keys.get(self._stored_key(key))
         return None if stats is None else stats.pattern_id
 
     def match(self, message: str) -> str | None:
@@ -234,6 +286,7 @@ class Miner:
         return self.match_key(template_key(message))
 
     def match_key(self, key: str) -> str | None:
+        key = self._stored_key(key)
         stats = self._keys.get(key)
         if stats is not None and stats.pattern_id is not None:
             return stats.pattern_id
@@ -266,9 +319,22 @@ class Miner:
 
     # persistence
 
+    def _key_example(self, key: str, stats: KeyStats) -> str | None:
+        if key in self._raw_examples:
+            self._raw_examples.discard(key)
+            stats.example = None if stats.example is None else redact(stats.example)
+        return stats.example
+
     def to_dict(self) -> dict[str, Any]:
+        for key in list(self._raw_examples):
+            stats = self._keys.get(key)
+            if stats is None:
+                self._raw_examples.discard(key)
+            else:
+                self._key_example(key, stats)
         return {
             "version": STATE_VERSION,
+            "redacted": True,
             "config": {f.name: getattr(self.config, f.name) for f in fields(self.config)},
             "patterns": [_pattern_to_dict(p) for p in sorted(self._patterns.values(), key=lambda p: p.id)],
             "keys": [
@@ -323,7 +389,35 @@ class Miner:
             miner._keys[str(row["key"])] = stats
             if pattern_id is None:
                 miner._pending.add(str(row["key"]))
+        if not data.get("redacted"):
+            miner._redact_loaded()
         return miner
+
+    def _redact_loaded(self) -> None:
+        """A state saved before keys and examples were redacted: redact them now, merging keys that become one."""
+        for pattern in self._patterns.values():
+            pattern.examples = list(dict.fromkeys(redact(e) for e in pattern.examples))
+            pattern.template = redact_key(pattern.template)
+            pattern.created_template = redact_key(pattern.created_template)
+        merged: dict[str, KeyStats] = {}
+        for key, stats in self._keys.items():
+            if stats.example is not None:
+                stats.example = redact(stats.example)
+            stored = redact_key(key)
+            into = merged.get(stored)
+            if into is None:
+                merged[stored] = stats
+                continue
+            into.count += stats.count
+            into.bytes += stats.bytes
+            into.first_seen = _earliest(into.first_seen, stats.first_seen)
+            into.last_seen = _latest(into.last_seen, stats.last_seen)
+            for level, n in stats.severities.items():
+                into.severities[level] = into.severities.get(level, 0) + n
+            into.pattern_id = into.pattern_id or stats.pattern_id
+        self._keys = merged
+        self._pending = {key for key, stats in merged.items() if stats.pattern_id is None}
+        self._index_stale = True
 
     # internals
 
@@ -343,12 +437,13 @@ class Miner:
         pattern = self._patterns[pattern_id]
         _accumulate(pattern, stats.count, stats.bytes, stats.first_seen, stats.last_seen, stats.severities)
         pattern.key_count += 1
-        if (
-            stats.example is not None
-            and len(pattern.examples) < self.config.max_examples
-            and stats.example not in pattern.examples
-        ):
-            pattern.examples.append(stats.example)
+        if stats.example is not None and len(pattern.examples) < self.config.max_examples:
+            example = self._key_example(key, stats)
+            if example is not None and example not in pattern.examples:
+                pattern.examples.append(example)
+        if WILDCARD in key:
+            # A redacted key: no SDK computes its signature; the template (with its wildcard) matches those lines.
+            return
         signature = signature_of_key(key)
         if len(pattern.signatures) < self.config.max_signatures and signature not in pattern.signatures:
             pattern.signatures.append(signature)
@@ -407,6 +502,7 @@ class Miner:
         assigned = sorted((s.count, k) for k, s in self._keys.items() if s.pattern_id is not None)
         for _, key in assigned[:excess]:
             del self._keys[key]
+            self._raw_examples.discard(key)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

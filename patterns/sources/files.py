@@ -58,12 +58,42 @@ class FileSourceConfig:
     loghub_format: str | None = None
     default_service: str = "unknown"
     encoding: str = "utf-8"
+    # When set, every file read must resolve (symbolic links followed) inside one of these folders.
+    roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.paths:
             raise SourceConfigError("FileSourceConfig.paths is empty")
+        for path in self.paths if self.roots else ():
+            if not path_under_roots(path, self.roots):
+                raise SourceConfigError(outside_roots_message(path, self.roots))
         if self.format not in ("auto", "text", "jsonl", "otlp"):
             raise SourceConfigError(f"unknown file format {self.format!r}")
+
+
+def path_under_roots(path: str, roots: tuple[str, ...]) -> bool:
+    """Does `path` (a file, folder or glob; symbolic links and `..` resolved) stay inside one of `roots`?"""
+    static = path
+    if glob.has_magic(path):
+        static = path[: min(path.index(c) for c in "*?[" if c in path)]
+        static = static if static.endswith(os.sep) else os.path.dirname(static)
+        if ".." in static.split(os.sep) or ".." in path.split(os.sep):
+            return False
+    if not os.path.isabs(static):
+        return False
+    real = os.path.realpath(static)
+    for root in roots:
+        base = os.path.realpath(root)
+        if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+def outside_roots_message(path: str, roots: tuple[str, ...]) -> str:
+    return (
+        f"file source {path!r} is outside the folders log files may be read from ({', '.join(roots)}); "
+        "the operator sets them with LIPSERVICE_FILE_SOURCE_ROOTS"
+    )
 
 
 class FileLogSource:
@@ -84,6 +114,9 @@ class FileLogSource:
                     found.append(path)
                 else:
                     raise SourceConfigError(f"no such log file: {path}")
+        for path in found if self.config.roots else ():
+            if not path_under_roots(path, self.config.roots):
+                raise SourceConfigError(outside_roots_message(path, self.config.roots))
         return found
 
     def read_all(self, *, time_range: tuple[datetime, datetime] | None = None) -> Iterator[LogRecord]:

@@ -1,1 +1,1 @@
-"""Django-free policy engine: schema, safety checker, rule and LLM generators, PII redaction and the simulator."""
+"""Django-free policy engine: schema, safety checker, rule and LLM generators, and the simulator."""

@@ -115,7 +115,8 @@ def endpoint(request: pytest.FixtureRequest, settings: Any) -> Iterator[LlmEndpo
 
 
 @pytest.fixture
-def service(team: Team, tmp_path: Path) -> Service:
+def service(team: Team, tmp_path: Path, settings: Any) -> Service:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     path = tmp_path / "payments-worker.jsonl.gz"
     write_demo_file(path=path, service="payments-worker", end=floor_hour(timezone.now()), days=1, scale=0.05, seed=3)
     return Service.objects.create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_demo_savings_measured_by_sdk_counts_match_the_simulation(tmp_path: Path) -> None:
+def test_demo_savings_measured_by_sdk_counts_match_the_simulation(tmp_path: Path, settings: Any) -> None:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     with mock.patch("django.utils.timezone.now", return_value=END):
         call_command(
             "load_demo",

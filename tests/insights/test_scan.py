@@ -100,3 +100,25 @@ def test_hours_past_the_analysis_watermark_are_not_read_as_a_drop(team: object) 
     analysed.save()
     drops = anomalies_scan(service=analysed, now=NOW + timedelta(hours=5))
     assert drops and set(Anomaly.objects.values_list("kind", flat=True)) == {"drop"}
+
+
+@pytest.mark.django_db
+def test_a_spike_only_an_app_key_reported_does_not_page_at_critical(service: Service) -> None:
+    from insights.services import anomalies_scan
+    from patterns.services import StatsEntry, pattern_stats_ingest
+
+    _fill(service, spike_hours=0, spiked=set())
+    stop = NOW.replace(minute=0)
+    forged = [
+        StatsEntry("p_error", hour + timedelta(minutes=minute), 400, 400, 48_000, 48_000)
+        for hour in (stop - timedelta(hours=2), stop - timedelta(hours=1))
+        for minute in range(10)
+    ]
+    pattern_stats_ingest(service=service, batch_id="forged", entries=forged)
+
+    incidents = anomalies_scan(service=service, now=NOW)
+
+    spike = Anomaly.objects.get(pattern__pattern_id="p_error", kind="spike")
+    assert spike.details == {"error_lines": spike.details["error_lines"], "sdk_reported": True}
+    assert spike.details["error_lines"] > 0, "the analysed windows did hold error lines"
+    assert [incident.severity for incident in incidents] == ["warning"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -38,7 +39,8 @@ def test_setup_periodic_tasks_removes_jobs_no_longer_declared() -> None:
     assert not PeriodicTask.objects.filter(name="patterns: a job that was removed").exists()
 
 
-def test_load_demo_creates_team_services_and_logs_idempotently(tmp_path: Path) -> None:
+def test_load_demo_creates_team_services_and_logs_idempotently(tmp_path: Path, settings: Any) -> None:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     args = ["--scale", "0.05", "--days", "1", "--end", "2026-11-01T00:00:00+00:00", "--directory", str(tmp_path)]
     call_command("load_demo", *args, stdout=StringIO())
     first = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.jsonl.gz")}

@@ -37,7 +37,8 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 @pytest.fixture
-def file_service(team: Team, demo_file: tuple[Path, int]) -> Service:
+def file_service(team: Team, demo_file: tuple[Path, int], settings: Any) -> Service:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(demo_file[0].parent)]
     return baker.make(
         Service,
         team=team,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,9 @@ from patterns.models import Pattern, PatternWindow, Service
 from tests.conftest import require_postgresql
 
 pytestmark = pytest.mark.django_db
+
+# Two days ago: well inside the retention window, whatever day the suite runs.
+DAY = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
 
 
 def batch(entries: list[dict[str, Any]], batch_id: str | None = None, service: str = "checkout") -> dict[str, Any]:
@@ -47,9 +50,9 @@ def service(team: Team) -> Service:
 
 def test_stats_are_summed_into_hourly_windows(client: APIClient, service: Service) -> None:
     entries = [
-        entry("p_health", "2026-11-23T05:01:00Z", 100, 2, 3000, 60),
-        entry("p_health", "2026-11-23T05:02:00Z", 50, 1, 1500, 30),
-        entry("p_health", "2026-11-23T06:00:00Z", 10, 1, 300, 30),
+        entry("p_health", f"{DAY}T05:01:00Z", 100, 2, 3000, 60),
+        entry("p_health", f"{DAY}T05:02:00Z", 50, 1, 1500, 30),
+        entry("p_health", f"{DAY}T06:00:00Z", 10, 1, 300, 30),
     ]
     response = client.post("/api/v1/patterns/stats", batch(entries), format="json")
     assert response.status_code == 202
@@ -59,7 +62,7 @@ def test_stats_are_summed_into_hourly_windows(client: APIClient, service: Servic
 
 
 def test_a_retried_batch_is_counted_once(client: APIClient, service: Service) -> None:
-    body = batch([entry("p_health", "2026-11-23T05:01:00Z", 100, 2)], batch_id="b-1")
+    body = batch([entry("p_health", f"{DAY}T05:01:00Z", 100, 2)], batch_id="b-1")
     assert client.post("/api/v1/patterns/stats", body, format="json").json()["duplicate"] is False
     again = client.post("/api/v1/patterns/stats", body, format="json")
     assert again.status_code == 202 and again.json() == {"accepted": 0, "duplicate": True}
@@ -68,13 +71,13 @@ def test_a_retried_batch_is_counted_once(client: APIClient, service: Service) ->
 
 def test_unknown_pattern_ids_get_a_placeholder_pattern(client: APIClient, service: Service) -> None:
     client.post(
-        "/api/v1/patterns/stats", batch([entry("sig:0123456789abcdef", "2026-11-23T05:00:00Z", 5, 5)]), format="json"
+        "/api/v1/patterns/stats", batch([entry("sig:0123456789abcdef", f"{DAY}T05:00:00Z", 5, 5)]), format="json"
     )
     assert Pattern.objects.get(pattern_id="sig:0123456789abcdef").windows.get().sdk_seen == 5
 
 
 def test_too_many_entries_is_413(client: APIClient, service: Service) -> None:
-    entries = [entry("p_health", "2026-11-23T05:00:00Z", 1, 1)] * 20_001
+    entries = [entry("p_health", f"{DAY}T05:00:00Z", 1, 1)] * 20_001
     response = client.post("/api/v1/patterns/stats", batch(entries), format="json")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
@@ -84,14 +87,22 @@ def test_too_many_entries_is_413(client: APIClient, service: Service) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        entry("p_health", "2026-11-23T05:00:00Z", 1, 2),
+        entry("p_health", f"{DAY}T05:00:00Z", 1, 2),
         entry("p_health", "not a time", 1, 1),
-        entry("p_health", "2026-11-23T05:00:00Z", -1, 0),
+        entry("p_health", f"{DAY}T05:00:00Z", -1, 0),
         {"pattern": "p_health"},
+        entry("p_health", f"{DAY}T05:00:00Z", 2**63, 1),
+        entry("p_health", f"{DAY}T05:00:00Z", 10**12 + 1, 0),
+        entry("p_health", f"{DAY}T05:00:00Z", 5, 5, 100, 101),
+        entry("p_health", f"{DAY}T05:00:00Z", 5, 5, 2**70, 0),
+        entry("p_health", "2001-01-01T00:00:00Z", 1, 1),
+        entry("p_health", "2999-01-01T00:00:00Z", 1, 1),
+        entry("p\x00health", f"{DAY}T05:00:00Z", 1, 1),
+        entry("p" * 33, f"{DAY}T05:00:00Z", 1, 1),
     ],
 )
 def test_invalid_entries_are_400_and_nothing_is_counted(client: APIClient, service: Service, bad: Any) -> None:
-    good = entry("p_health", "2026-11-23T05:00:00Z", 1, 1)
+    good = entry("p_health", f"{DAY}T05:00:00Z", 1, 1)
     response = client.post("/api/v1/patterns/stats", batch([good, bad]), format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"]
@@ -100,12 +111,12 @@ def test_invalid_entries_are_400_and_nothing_is_counted(client: APIClient, servi
 
 def test_stats_for_another_teams_service_are_404(client: APIClient, other_team: Team) -> None:
     baker.make(Service, team=other_team, name="billing")
-    body = batch([entry("p", "2026-11-23T05:00:00Z", 1, 1)], service="billing")
+    body = batch([entry("p", f"{DAY}T05:00:00Z", 1, 1)], service="billing")
     assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 404
 
 
 def test_a_batch_of_ten_thousand_patterns_is_accepted(client: APIClient, service: Service) -> None:
-    entries = [entry(f"sig:{i:016x}", "2026-11-23T05:00:00Z", 3, 1, 90, 30) for i in range(10_000)]
+    entries = [entry(f"sig:{i:016x}", f"{DAY}T05:00:00Z", 3, 1, 90, 30) for i in range(10_000)]
     response = client.post("/api/v1/patterns/stats", batch(entries), format="json")
     assert response.status_code == 202, response.json()
     assert response.json()["accepted"] == 10_000
@@ -125,7 +136,7 @@ def test_concurrent_batches_for_the_same_windows_are_all_counted(team: Team) -> 
 
     require_postgresql()
     svc = baker.make(Service, team=team, name="racing")
-    minute = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    minute = datetime.fromisoformat(f"{DAY}T05:00:00+00:00")
     errors: list[BaseException] = []
 
     def post(index: int) -> None:
@@ -147,3 +158,69 @@ def test_concurrent_batches_for_the_same_windows_are_all_counted(team: Team) -> 
         thread.join()
     assert not errors
     assert PatternWindow.objects.filter(service=svc).aggregate(s=Sum("sdk_seen"))["s"] == 80
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (entry("p_health", f"{DAY}T05:00:00Z", 2**63, 1), "seen"),
+        (entry("p_health", f"{DAY}T05:00:00Z", 5, 5, 100, 101), "bytes_kept"),
+        (entry("p_health", f"{DAY}T05:00:00Z", 5, 6), "kept"),
+        (entry("p_health", "2001-01-01T00:00:00Z", 1, 1), "minute"),
+        (entry("p_health", "2999-01-01T00:00:00Z", 1, 1), "minute"),
+    ],
+)
+def test_an_out_of_bounds_figure_is_a_400_naming_the_field(
+    client: APIClient, service: Service, bad: dict[str, Any], field: str
+) -> None:
+    good = entry("p_health", f"{DAY}T05:00:00Z", 1, 1)
+    response = client.post("/api/v1/patterns/stats", batch([good, bad]), format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"].startswith(f"Invalid input. stats[1].{field}: ")
+    assert field in str(error["details"]["stats"])
+
+
+def test_a_minute_a_little_ahead_of_the_server_clock_is_accepted(client: APIClient, service: Service) -> None:
+    ahead = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    response = client.post("/api/v1/patterns/stats", batch([entry("p_health", ahead, 1, 1)]), format="json")
+    assert response.status_code == 202
+
+
+def test_sums_past_the_column_range_saturate_instead_of_failing(client: APIClient, service: Service) -> None:
+    from patterns.services import BIGINT_MAX
+
+    top = 10**12
+    entries = [entry("p_health", f"{DAY}T05:00:00Z", top, top, top, top)] * 3_000
+    assert client.post("/api/v1/patterns/stats", batch(entries), format="json").status_code == 202
+    # Years of a forged maximum: the window is a few counts short of the column's limit.
+    PatternWindow.objects.filter(service=service).update(
+        sdk_seen=BIGINT_MAX - 5, sdk_kept=BIGINT_MAX - 5, sdk_bytes_seen=BIGINT_MAX - 5, sdk_bytes_kept=3
+    )
+    response = client.post("/api/v1/patterns/stats", batch(entries), format="json")
+    assert response.status_code == 202 and response.json()["accepted"] == 3_000
+    window = PatternWindow.objects.get(service=service)
+    assert window.sdk_seen == window.sdk_kept == window.sdk_bytes_seen == BIGINT_MAX
+    assert window.sdk_bytes_kept == 3 + 3_000 * top
+
+
+def test_new_placeholder_patterns_are_capped_per_hour_and_the_rest_folds_into_one(
+    client: APIClient, service: Service, settings: Any
+) -> None:
+    from lipservice_sdk.stats import OVERFLOW_PATTERN
+
+    settings.LIPSERVICE_STATS_NEW_PATTERNS_PER_HOUR = 5
+    first = [entry(f"sig:{i:016x}", f"{DAY}T05:00:00Z", 2, 1) for i in range(3)]
+    second = [entry(f"sig:{i:016x}", f"{DAY}T05:00:00Z", 2, 1) for i in range(3, 10)]
+    for body in (batch(first), batch(second)):
+        assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 202
+
+    placeholders = Pattern.objects.filter(service=service, pattern_id__startswith="sig:")
+    assert sorted(placeholders.values_list("pattern_id", flat=True)) == [f"sig:{i:016x}" for i in range(5)]
+    overflow = Pattern.objects.get(service=service, pattern_id=OVERFLOW_PATTERN)
+    assert overflow.windows.get().sdk_seen == 2 * 5
+    assert PatternWindow.objects.filter(service=service).aggregate(s=Sum("sdk_seen"))["s"] == 2 * 10
+    # A pattern admitted earlier keeps counting under its own id.
+    again = batch([entry("sig:0000000000000001", f"{DAY}T05:00:00Z", 4, 1)])
+    assert client.post("/api/v1/patterns/stats", again, format="json").status_code == 202
+    assert Pattern.objects.get(service=service, pattern_id="sig:0000000000000001").windows.get().sdk_seen == 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.django_db
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_load_demo_ends_with_an_active_policy_per_service_made_by_the_loop(tmp_path: Path) -> None:
+def test_load_demo_ends_with_an_active_policy_per_service_made_by_the_loop(tmp_path: Path, settings: Any) -> None:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     out = StringIO()
     with mock.patch("django.utils.timezone.now", return_value=END):
         call_command(
@@ -49,7 +51,8 @@ def test_load_demo_ends_with_an_active_policy_per_service_made_by_the_loop(tmp_p
         assert AuditEntry.objects.filter(service=service, action="policy.published").exists()
 
 
-def test_without_auto_publish_the_proposal_waits(team: Team, tmp_path: Path) -> None:
+def test_without_auto_publish_the_proposal_waits(team: Team, tmp_path: Path, settings: Any) -> None:
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     path = tmp_path / "svc.jsonl.gz"
     write_demo_file(path=path, service="payments-worker", end=END, days=1, scale=0.05, seed=1)
     service = baker.make(

@@ -1050,11 +1050,19 @@ export interface components {
             pattern: string;
             /** Format: date-time */
             minute: string;
+            /** Format: int64 */
             seen: number;
+            /** Format: int64 */
             kept: number;
-            /** @default 0 */
+            /**
+             * Format: int64
+             * @default 0
+             */
             bytes_seen: number;
-            /** @default 0 */
+            /**
+             * Format: int64
+             * @default 0
+             */
             bytes_kept: number;
         };
         TeamConnection: {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from policies.engine.redaction import redact
+from patterns.engine.redaction import redact
 from policies.engine.stats import PatternStats
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"

@@ -13,6 +13,7 @@ from lipservice_sdk.signature import signature_of_key, template_key, template_ma
 
 from patterns.engine.logformat import read_records
 from patterns.engine.miner import Miner, MinerConfig
+from patterns.engine.redaction import redact
 from patterns.engine.scoring import GroupingScore, grouping_score
 from tests.patterns.engine.loghub import DATASETS, DRAIN_TUNED_GA, SYSTEMS, load_system
 
@@ -63,10 +64,18 @@ def test_scoring_agrees_with_reference_evaluator() -> None:
 @pytest.mark.parametrize("name", SYSTEMS)
 def test_every_template_matches_its_examples_and_keys(name: str) -> None:
     miner, keys, _ = _mined(name)
+    system = load_system(name)
+    sources: dict[str, list[str]] = {}
+    for record in read_records(system.log_path, system.log_format):
+        sources.setdefault(redact(record.message), []).append(record.message)
     for pattern in miner.patterns():
         assert pattern.examples
         for example in pattern.examples:
-            assert template_matches(pattern.template, example), (pattern.template, example)
+            # Examples are kept redacted: each is the redaction of a line that the template matches.
+            assert any(template_matches(pattern.template, line) for line in sources[example]), (
+                pattern.template,
+                example,
+            )
     for key in set(keys):
         assert miner.match_key(key) == miner.pattern_of_key(key)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from policies.engine.redaction import CARD, EMAIL, IP, PHONE, SECRET, USER, find_pii, redact
+from patterns.engine.redaction import CARD, EMAIL, IP, PHONE, SECRET, USER, find_pii, redact
 
 CORPUS = Path(__file__).parent / "data" / "pii_corpus.jsonl"
 

@@ -1,4 +1,5 @@
-"""PII redaction applied to everything sent to an LLM: emails, IPs, secrets, JWTs, cards, phones, user ids."""
+"""The one PII redaction (emails, IPs, secrets and tokens, cards, phones, user ids): applied to everything sent to an
+LLM and to every log text stored (pattern examples, template keys, explanations)."""
 
 from __future__ import annotations
 
@@ -109,27 +110,47 @@ def _card(text: str) -> bool:
     return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn(digits)
 
 
-# Earlier finders win overlaps, so specific shapes (a JWT, an email) beat generic ones (a key=value, a phone).
-_FINDERS: tuple[Callable[[str], list[Span]], ...] = (
-    _whole(SECRET, _JWT),
-    _whole(SECRET, _VENDOR_KEY),
-    _value(SECRET, _BEARER),
-    _whole(EMAIL, _EMAIL),
-    _value(SECRET, _SECRET_VALUE, _secret_like),
-    _whole(CARD, _CARD_CANDIDATE, _card),
-    _whole(IP, _IPV6_CANDIDATE, _is_ipv6),
-    _whole(IP, _IPV4),
-    _whole(PHONE, _PHONE),
-    _value(USER, _USER_PATH),
-    _value(USER, _USER_VALUE),
+_ANY_DIGIT = re.compile(r"[0-9]")
+_VENDOR_PREFIXES = ("sk-", "sk_", "pk_", "rk_", "gh", "github_pat_", "xox", "AKIA", "AIza", "phc_", "phx_", "glpat-")
+
+
+@dataclass(frozen=True)
+class _Text:
+    """What the finders' cheap guards ask of a text, computed once: most log lines need only a few regexes."""
+
+    text: str
+    lower: str
+    digit: bool
+    separator: bool
+
+
+def _guarded(guard: Callable[[_Text], bool], finder: Callable[[str], list[Span]]) -> Callable[[_Text], list[Span]]:
+    return lambda t: finder(t.text) if guard(t) else []
+
+
+# Earlier finders win overlaps, so specific shapes (a JWT, an email) beat generic ones (a key=value, a phone). Each
+# guard is a necessary condition of its regex, so skipping on it never changes the result.
+_FINDERS: tuple[Callable[[_Text], list[Span]], ...] = (
+    _guarded(lambda t: "eyJ" in t.text, _whole(SECRET, _JWT)),
+    _guarded(lambda t: any(p in t.text for p in _VENDOR_PREFIXES) or "npm_" in t.text, _whole(SECRET, _VENDOR_KEY)),
+    _guarded(lambda t: "bearer" in t.lower or "basic" in t.lower or "token" in t.lower, _value(SECRET, _BEARER)),
+    _guarded(lambda t: "@" in t.text, _whole(EMAIL, _EMAIL)),
+    _guarded(lambda t: t.separator, _value(SECRET, _SECRET_VALUE, _secret_like)),
+    _guarded(lambda t: t.digit, _whole(CARD, _CARD_CANDIDATE, _card)),
+    _guarded(lambda t: t.text.count(":") >= 2, _whole(IP, _IPV6_CANDIDATE, _is_ipv6)),
+    _guarded(lambda t: t.digit and "." in t.text, _whole(IP, _IPV4)),
+    _guarded(lambda t: t.digit, _whole(PHONE, _PHONE)),
+    _guarded(lambda t: "/" in t.text, _value(USER, _USER_PATH)),
+    _guarded(lambda t: t.separator, _value(USER, _USER_VALUE)),
 )
 
 
 def find_pii(text: str) -> list[Span]:
     """Non-overlapping PII spans in text order."""
+    probe = _Text(text, text.lower(), _ANY_DIGIT.search(text) is not None, "=" in text or ":" in text)
     chosen: list[Span] = []
     for finder in _FINDERS:
-        for span in finder(text):
+        for span in finder(probe):
             if span.end > span.start and all(span.end <= c.start or span.start >= c.end for c in chosen):
                 chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
@@ -144,4 +165,29 @@ def redact(text: str) -> str:
         parts.append(f"<{span.kind}>")
         position = span.end
     parts.append(text[position:])
+    return "".join(parts)
+
+
+_PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
+# What `redact` leaves in a text: a stored example holding one no longer shows the exact line it was.
+REDACTED = re.compile("<(?:" + "|".join((EMAIL, IP, SECRET, CARD, PHONE, USER)) + ")>")
+
+
+def redact_key(key: str) -> str:
+    """A template key with the secrets and contact data its masking rules left (a token, a password) replaced by
+    the wildcard `<*>`, so that the templates mined from it still match every line it stood for. Spans already made
+    of placeholders (`<EMAIL>`, `<NUM>`) are left as they are."""
+    parts: list[str] = []
+    position = 0
+    for span in find_pii(key):
+        # A user name that survived masking is one constant across the pattern's lines (`user=root`), so it names
+        # an account, not a person; wildcarding it would merge distinct events.
+        if span.kind == USER or not any(c.isalnum() for c in _PLACEHOLDER.sub("", key[span.start : span.end])):
+            continue
+        parts.append(key[position : span.start])
+        parts.append("<*>")
+        position = span.end
+    if not parts:
+        return key
+    parts.append(key[position:])
     return "".join(parts)
