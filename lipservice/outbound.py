@@ -124,7 +124,7 @@ class PinnedTransport(httpx.HTTPTransport):
 def _pinned_transport_class(module_name: str) -> type[Any]:
     http: Any = importlib.import_module(module_name)
 
-    class Pinned(http.HTTPTransport):  # type: ignore[misc,name-defined]
+    class Pinned(http.HTTPTransport):  # type: ignore[misc]
         def handle_request(self, request: Any) -> Any:
             destination = check_url(str(request.url))
             request.url = request.url.copy_with(host=destination.address)
