@@ -46,6 +46,7 @@ lint: install node
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	cd frontend && npm run --silent typecheck && npm test --silent
 

@@ -14,9 +14,9 @@ from django.http import Http404, HttpRequest
 
 from insights.engine.pricing import PricingError, parse_pricing
 from lipservice.admin_scope import SuperuserOnlyAdmin, TeamScopedAdmin, TeamScopedInline, visible_users
-from lipservice.connection import team_connection_test
 from lipservice.models import ApiKey, Team, TeamMembership
 from lipservice.services import api_key_create, api_key_revoke
+from patterns.connections import team_connection_test
 
 
 class TeamForm(forms.ModelForm):  # type: ignore[type-arg]

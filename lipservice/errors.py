@@ -14,9 +14,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from policies.engine.checker import PolicyInvariantError
-
 logger = logging.getLogger(__name__)
+
+# Errors that carry `issues` (a refused policy) and answer 400 `invalid_policy`; apps add their own at start-up so
+# this module, at the bottom of the layers, imports no app.
+_REFUSED_POLICY_ERRORS: list[type[Exception]] = [PolicyFormatError]
+
+
+def refused_policy_error_register(exc_type: type[Exception]) -> None:
+    """Map an app's error carrying `issues` (a sequence of `PolicyIssue`) to the one `invalid_policy` body."""
+    if exc_type not in _REFUSED_POLICY_ERRORS:
+        _REFUSED_POLICY_ERRORS.append(exc_type)
 
 
 class DomainError(Exception):
@@ -82,8 +90,8 @@ def _first_message(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, (PolicyInvariantError, PolicyFormatError)):
-        errors = [issue.as_dict() for issue in exc.issues]
+    if isinstance(exc, tuple(_REFUSED_POLICY_ERRORS)):
+        errors = [issue.as_dict() for issue in getattr(exc, "issues", ())]
         message = "The policy was refused and nothing was stored. " + "; ".join(
             f"{e['path']}: {e['message']}" for e in errors[:5]
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -40,12 +41,15 @@ def render() -> bytes:
     return generate_latest()
 
 
-def refresh_policy_gauges() -> None:
-    """Set the savings gauge from the active policies' simulations (cheap: one row per service)."""
-    from policies.models import PolicyVersion
+# Gauges read from app data are set just before a scrape by refreshers the apps register, so this module imports no app.
+_REFRESHERS: list[Callable[[], None]] = []
 
-    active = PolicyVersion.objects.filter(status=PolicyVersion.Status.ACTIVE).select_related("service__team")
-    for version in active.only("simulation", "service__name", "service__team__name"):
-        reduction = (version.simulation or {}).get("reduction_bytes")
-        if isinstance(reduction, int | float):
-            SAVINGS_RATIO.labels(f"{version.service.team.name}/{version.service.name}").set(reduction)
+
+def metrics_refresher_register(refresher: Callable[[], None]) -> None:
+    if refresher not in _REFRESHERS:
+        _REFRESHERS.append(refresher)
+
+
+def refresh_gauges() -> None:
+    for refresher in _REFRESHERS:
+        refresher()

@@ -16,14 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lipservice.authentication import HasTeam, ScopedAccess, request_team
-from lipservice.connection import team_connection_test
 from lipservice.errors import error_body
 from lipservice.health import readiness
-from lipservice.metrics import refresh_policy_gauges
+from lipservice.metrics import refresh_gauges
 from lipservice.metrics import render as render_metrics
 from lipservice.models import ApiKey
 from lipservice.selectors import user_is_team_admin
-from lipservice.serializers import ConnectionReportSerializer, TeamConnectionSerializer
+from lipservice.serializers import TeamConnectionSerializer
 
 
 class HealthView(APIView):
@@ -113,16 +112,6 @@ class TeamView(APIView):
         return Response(serializer.data)
 
 
-class TeamConnectionTestView(APIView):
-    @extend_schema(
-        summary="Probe what the team's connections can do (reads only)",
-        request=None,
-        responses=ConnectionReportSerializer,
-    )
-    def post(self, request: Request) -> Response:
-        return Response(team_connection_test(team=request.team))  # type: ignore[attr-defined]
-
-
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.LIPSERVICE_METRICS_TOKEN
     if settings.PRODUCTION and not token:
@@ -130,5 +119,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("metrics need LIPSERVICE_METRICS_TOKEN to be set in production\n", status=403)
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return HttpResponse("metrics need Authorization: Bearer <LIPSERVICE_METRICS_TOKEN>\n", status=401)
-    refresh_policy_gauges()
+    refresh_gauges()
     return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

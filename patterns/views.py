@@ -11,7 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lipservice.errors import DomainError, ServiceUnavailable
+from lipservice.serializers import ConnectionReportSerializer
 from patterns.analysis import analysis_run_create, analysis_run_enqueue
+from patterns.connections import team_connection_test
 from patterns.models import AnalysisRun
 from patterns.selectors import analysis_run_get, service_get, service_list
 from patterns.serializers import (
@@ -133,3 +135,13 @@ class AnalysisRunView(APIView):
     def get(self, request: Request, run_id: int) -> Response:
         run: AnalysisRun = analysis_run_get(team=request.team, run_id=run_id)  # type: ignore[attr-defined]
         return Response(AnalysisRunOutputSerializer(run).data)
+
+
+class TeamConnectionTestView(APIView):
+    @extend_schema(
+        summary="Probe what the team's connections can do (reads only)",
+        request=None,
+        responses=ConnectionReportSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        return Response(team_connection_test(team=request.team))  # type: ignore[attr-defined]

@@ -17,6 +17,13 @@ from patterns.selectors import pattern_list_for_service, service_list
 from patterns.sources import PostHogClient, SourceError
 from policies.exporters import DROP_RULE_PREFIX, HOG_FUNCTION_NAME, hog_function_body, policy_to_drop_rules
 from policies.selectors import policy_active
+from posthog_app.project_writes import (
+    drop_rule_create,
+    drop_rule_update,
+    hog_function_create,
+    hog_function_list,
+    hog_function_update,
+)
 
 
 @dataclass(frozen=True)
@@ -93,17 +100,17 @@ def _install_hog_function(
     body = hog_function_body(policies)
     summary = f"{len(policies)} service(s): {', '.join(sorted(policies))}"
     try:
-        existing = next((f for f in client.list_hog_functions() if f.get("name") == HOG_FUNCTION_NAME), None)
+        existing = next((f for f in hog_function_list(client) if f.get("name") == HOG_FUNCTION_NAME), None)
         if existing is None:
             if not dry_run:
-                created = client.create_hog_function(function=body)
+                created = hog_function_create(client, function=body)
                 summary += f" (id {created.get('id')})"
             return InstallAction("create", "hog function", HOG_FUNCTION_NAME, summary)
         changes = _changes(existing, body)
         if not changes:
             return InstallAction("unchanged", "hog function", HOG_FUNCTION_NAME, f"id {existing.get('id')}")
         if not dry_run:
-            client.update_hog_function(function_id=str(existing["id"]), changes=changes)
+            hog_function_update(client, function_id=str(existing["id"]), changes=changes)
         detail = f"id {existing.get('id')}, changed {', '.join(sorted(changes))}; {summary}"
         return InstallAction("update", "hog function", HOG_FUNCTION_NAME, detail)
     except SourceError as exc:
@@ -124,7 +131,7 @@ def _install_drop_rules(client: PostHogClient, plan: InstallPlan, *, dry_run: bo
             current = existing.get(name)
             if current is None:
                 if not dry_run:
-                    client.create_drop_rule(rule=rule)
+                    drop_rule_create(client, rule=rule)
                 actions.append(InstallAction("create", "drop rule", name, _rule_summary(rule)))
                 continue
             changes = _changes(current, rule)
@@ -132,7 +139,7 @@ def _install_drop_rules(client: PostHogClient, plan: InstallPlan, *, dry_run: bo
                 actions.append(InstallAction("unchanged", "drop rule", name))
                 continue
             if not dry_run:
-                client.update_drop_rule(rule_id=current["id"], changes=changes)
+                drop_rule_update(client, rule_id=current["id"], changes=changes)
             actions.append(InstallAction("update", "drop rule", name, f"changed {', '.join(sorted(changes))}"))
         except SourceError as exc:
             actions.append(InstallAction("error", "drop rule", name, str(exc)))
@@ -143,7 +150,7 @@ def _install_drop_rules(client: PostHogClient, plan: InstallPlan, *, dry_run: bo
             continue
         try:
             if not dry_run:
-                client.update_drop_rule(rule_id=current["id"], changes={"enabled": False})
+                drop_rule_update(client, rule_id=current["id"], changes={"enabled": False})
             actions.append(InstallAction("disable", "drop rule", str(name), "no longer in the policy"))
         except SourceError as exc:
             actions.append(InstallAction("error", "drop rule", str(name), str(exc)))

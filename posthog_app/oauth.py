@@ -22,7 +22,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata, get_well_known_u
 from django.conf import settings
 
 from lipservice.outbound import pinned_transport_for
-from patterns.sources.posthog import outbound_transport
+from patterns.sources.posthog_client import outbound_transport
 from posthog_app.manifest import OAUTH_CALLBACK_PATH, OAUTH_CLIENT_PATH, scopes
 
 SESSION_KEY = "posthog_oauth_flow"

@@ -20,7 +20,8 @@ from patterns.sources.base import (
 )
 from patterns.sources.clickhouse import ClickHouseConfig, ClickHouseLogSource
 from patterns.sources.files import FileLogSource, FileSourceConfig
-from patterns.sources.posthog import CheckResult, ConnectionReport, PostHogClient, PostHogConfig, PostHogLogSource
+from patterns.sources.posthog import PostHogLogSource
+from patterns.sources.posthog_client import CheckResult, ConnectionReport, PostHogClient, PostHogConfig
 
 __all__ = [
     "CheckResult",

@@ -19,6 +19,13 @@ from patterns.sources import (
     SourceNotSupportedError,
     SourceUnavailableError,
 )
+from posthog_app.project_writes import (
+    drop_rule_create,
+    drop_rule_update,
+    hog_function_create,
+    hog_function_list,
+    hog_function_update,
+)
 from tests.patterns.sources.fake_posthog import API_KEY, PROJECT_ID, FakePostHog, make_rows
 
 pytestmark = [pytest.mark.posthog, pytest.mark.usefixtures("loopback_peers")]
@@ -127,8 +134,8 @@ def test_transient_server_errors_are_retried(fake_posthog: FakePostHog) -> None:
     [
         ("logs/query", lambda s: list(s.fetch_logs(service=None, start=START, end=END)), "logs:read"),
         ("query", lambda s: s.count_template_keys(service=None, start=START, end=END), "query:read"),
-        ("logs/sampling_rules", lambda s: s.client.create_drop_rule(rule={"name": "x"}), "logs:write"),
-        ("hog_functions", lambda s: s.client.list_hog_functions(), "hog_function:read"),
+        ("logs/sampling_rules", lambda s: drop_rule_create(s.client, rule={"name": "x"}), "logs:write"),
+        ("hog_functions", lambda s: hog_function_list(s.client), "hog_function:read"),
     ],
 )
 def test_forbidden_names_the_missing_scope(fake_posthog: FakePostHog, route: str, call: object, scope: str) -> None:
@@ -269,23 +276,23 @@ def test_drop_rules_and_hog_functions_round_trip(fake_posthog: FakePostHog) -> N
     client = _client(fake_posthog)
     rule = {"name": "drop health", "enabled": True, "priority": 1, "rule_type": "path_drop", "config": {}}
 
-    created = client.create_drop_rule(rule=rule)
-    updated = client.update_drop_rule(rule_id=created["id"], changes={"enabled": False})
-    function = client.create_hog_function(
-        function={"type": "transformation_log", "name": "lipservice", "hog": "return event"}
+    created = drop_rule_create(client, rule=rule)
+    updated = drop_rule_update(client, rule_id=created["id"], changes={"enabled": False})
+    function = hog_function_create(
+        client, function={"type": "transformation_log", "name": "lipservice", "hog": "return event"}
     )
-    client.update_hog_function(function_id=function["id"], changes={"enabled": True})
+    hog_function_update(client, function_id=function["id"], changes={"enabled": True})
 
     assert client.list_drop_rules() == [{**rule, "id": created["id"], "enabled": False}]
     assert updated["enabled"] is False
-    assert client.list_hog_functions()[0]["enabled"] is True
+    assert hog_function_list(client)[0]["enabled"] is True
 
 
 def test_creates_are_not_retried_on_server_errors(fake_posthog: FakePostHog) -> None:
     fake_posthog.script("logs/sampling_rules", SERVER_ERROR)
 
     with pytest.raises(SourceUnavailableError, match="HTTP 503"):
-        _client(fake_posthog).create_drop_rule(rule={"name": "x"})
+        drop_rule_create(_client(fake_posthog), rule={"name": "x"})
 
     assert fake_posthog.count("POST", "logs/sampling_rules") == 1
     assert fake_posthog.sampling_rules == []
