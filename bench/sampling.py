@@ -36,7 +36,7 @@ from bench.results import write_section  # noqa: E402
 from policies.engine.mining import mine_records  # noqa: E402
 from policies.engine.records import records_from_file  # noqa: E402
 from policies.engine.rules import ReductionTarget, RuleConfig, generate_rule_policy  # noqa: E402
-from policies.engine.simulator import LogRecord, simulate  # noqa: E402
+from policies.engine.simulator import ReplayLine, simulate  # noqa: E402
 
 LOGHUB = ROOT.parent / "shared" / "datasets" / "loghub_2k"
 DEV_SYSTEMS = ("BGL", "HDFS", "Hadoop", "Spark", "Linux", "HealthApp", "OpenSSH", "Proxifier")
@@ -59,7 +59,7 @@ class Row:
     uniform_runs_losing_nothing: float
 
 
-def load(path: Path, log_format: str | None) -> tuple[str, list[LogRecord], list[str], str]:
+def load(path: Path, log_format: str | None) -> tuple[str, list[ReplayLine], list[str], str]:
     """Records plus a kind label per record: the true Loghub template, or the template key."""
     if path.is_dir():
         system = path.name
@@ -72,7 +72,7 @@ def load(path: Path, log_format: str | None) -> tuple[str, list[LogRecord], list
     return path.name, records, [template_key(r.message) for r in records], "template key"
 
 
-def lost(kept: Sequence[bool], records: Sequence[LogRecord], kinds: Sequence[str]) -> tuple[int, int]:
+def lost(kept: Sequence[bool], records: Sequence[ReplayLine], kinds: Sequence[str]) -> tuple[int, int]:
     errors = sum(1 for k, r in zip(kept, records, strict=True) if not k and r.severity in ALWAYS_KEPT)
     seen: dict[str, bool] = defaultdict(bool)
     for k, kind in zip(kept, kinds, strict=True):
@@ -114,7 +114,7 @@ def measure(path: Path, *, target: float, seeds: int, window_seconds: int, log_f
     )
 
 
-def _collect(into: list[bool]) -> Callable[[LogRecord, Decision], None]:
+def _collect(into: list[bool]) -> Callable[[ReplayLine, Decision], None]:
     return lambda _record, decision: into.append(decision.keep)
 
 

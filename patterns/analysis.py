@@ -24,7 +24,7 @@ from lipservice.metrics import ANALYSIS_LINES, ANALYSIS_SECONDS
 from patterns import connections
 from patterns.engine.miner import Miner
 from patterns.models import AnalysisRun, Pattern, PatternWindow, Service
-from patterns.sources import LogRecord, SourceError, SourceNotSupportedError
+from patterns.sources import SourceError, SourceNotSupportedError, SourceRecord
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def analysis_execute(*, run_id: int) -> AnalysisRun:
     return _execute(run, read, advance_watermark=True)
 
 
-def analysis_execute_records(*, run_id: int, records: Iterable[LogRecord], unparsed: int = 0) -> AnalysisRun:
+def analysis_execute_records(*, run_id: int, records: Iterable[SourceRecord], unparsed: int = 0) -> AnalysisRun:
     """Run an analysis over records given directly (a file passed to `analyze_logs`, lines posted to the API)."""
     run = AnalysisRun.objects.select_related("service__team").get(pk=run_id)
 
@@ -156,7 +156,7 @@ def analysis_execute_records(*, run_id: int, records: Iterable[LogRecord], unpar
     return _execute(run, read, advance_watermark=False, unparsed=unparsed)
 
 
-def _read_records(records: Iterable[LogRecord], *, miner: Miner, acc: _Accumulator) -> None:
+def _read_records(records: Iterable[SourceRecord], *, miner: Miner, acc: _Accumulator) -> None:
     for record in records:
         size = record.bytes or len(record.body.encode("utf-8", "replace"))
         key = miner.add(record.body, severity=record.severity, timestamp=record.timestamp.timestamp(), size=size)

@@ -15,7 +15,7 @@ from lipservice_sdk.stats import OVERFLOW_PATTERN
 from lipservice.metrics import STATS_INGESTED
 from lipservice.models import Team
 from patterns.models import Pattern, PatternWindow, Service, StatsBatch
-from patterns.sources import LogRecord
+from patterns.sources import SourceRecord
 
 WINDOW_SECONDS = 3600
 
@@ -184,7 +184,7 @@ def _patterns_by_id(*, service: Service, ids: set[str]) -> dict[str, Pattern]:
     return found
 
 
-def records_from_lines(*, service: str, lines: list[dict[str, str]]) -> list[LogRecord]:
+def records_from_lines(*, service: str, lines: list[dict[str, str]]) -> list[SourceRecord]:
     """Records from API-posted lines (`message`, optional `severity`, `timestamp`, `trace_id`)."""
     now = timezone.now()
     records = []
@@ -194,7 +194,7 @@ def records_from_lines(*, service: str, lines: list[dict[str, str]]) -> list[Log
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         records.append(
-            LogRecord(
+            SourceRecord(
                 uuid=f"api-{index}",
                 timestamp=moment,
                 body=line["message"],

@@ -13,10 +13,9 @@ from lipservice_sdk.policy import PolicyDocument, policy_from_dict
 
 from patterns.connections import source_for_service
 from patterns.models import Service
-from patterns.sources import LogRecord as SourceRecord
-from patterns.sources import SourceError
+from patterns.sources import SourceError, SourceRecord
 from policies.engine.rules import estimate_reduction
-from policies.engine.simulator import LogRecord, simulate
+from policies.engine.simulator import ReplayLine, simulate
 from policies.selectors import pattern_stats_for_service
 
 logger = logging.getLogger(__name__)
@@ -25,11 +24,11 @@ REPLAY_HOURS = 24
 REPLAY_MAX_LINES = 500_000
 
 
-def _records(source_records: Iterator[SourceRecord], limit: int) -> Iterator[LogRecord]:
+def _records(source_records: Iterator[SourceRecord], limit: int) -> Iterator[ReplayLine]:
     for index, record in enumerate(source_records):
         if index >= limit:
             return
-        yield LogRecord(
+        yield ReplayLine(
             message=record.body,
             severity=record.severity,
             timestamp=record.timestamp.timestamp(),

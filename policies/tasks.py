@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from lipservice.delivery import MAX_RETRIES, RETRY_POLICY, DeliveryRetry
-from policies.pipeline import pipeline_run, pipeline_services
+from policies.loop import pipeline_run, pipeline_services
 from policies.services import webhook_deliver
 
 

@@ -27,7 +27,7 @@ _FIELD = re.compile(r"<([^<>]+)>")
 
 
 @dataclass(frozen=True)
-class LogRecord:
+class ParsedLine:
     message: str
     level: str
     fields: Mapping[str, str] = field(default_factory=dict)
@@ -81,14 +81,14 @@ class LogFormat:
         level_names = [f for f in self.fields if f.lower() in LEVEL_FIELDS]
         self._level_field = level_names[0] if level_names else None
 
-    def parse(self, line: str) -> LogRecord:
+    def parse(self, line: str) -> ParsedLine:
         """Fields, content and level of a line; a line that does not fit is unparsed and keeps the whole text."""
         groups = self._match(line)
         if groups is None:
-            return LogRecord(message=line, level=normalize_severity(None), parsed=False)
+            return ParsedLine(message=line, level=normalize_severity(None), parsed=False)
         values = {self._names[name]: value or "" for name, value in groups.items()}
         level = normalize_severity(values.get(self._level_field)) if self._level_field else normalize_severity(None)
-        return LogRecord(message=values["Content"], level=level, fields=values)
+        return ParsedLine(message=values["Content"], level=level, fields=values)
 
     def _match(self, line: str) -> dict[str, str] | None:
         if self._re2 is not None:
@@ -107,7 +107,7 @@ class LogFormat:
         return groups
 
 
-def parse_json_line(line: str) -> LogRecord | None:
+def parse_json_line(line: str) -> ParsedLine | None:
     """A JSON-lines record (message from body/message/msg/log, level from level/severity/...), None for non-objects."""
     text = line.strip()
     if not text.startswith("{"):
@@ -132,7 +132,7 @@ def parse_json_line(line: str) -> LogRecord | None:
             level_value = data[name]
             break
     fields = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in data.items()}
-    return LogRecord(
+    return ParsedLine(
         message=message,
         level=normalize_severity(level_value),
         fields=fields,
@@ -159,7 +159,7 @@ def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str
 
 def read_records(
     path: str | Path, log_format: str | LogFormat | None = None, stats: ReadStats | None = None
-) -> Iterator[LogRecord]:
+) -> Iterator[ParsedLine]:
     """Records of a log file: JSON objects by their fields, other lines by the format (or whole), never raising."""
     counters = stats if stats is not None else ReadStats()
     parser = LogFormat(log_format) if isinstance(log_format, str) else log_format
@@ -174,7 +174,7 @@ def read_records(
         elif parser is not None:
             record = parser.parse(line)
         else:
-            record = LogRecord(message=line, level=normalize_severity(None), parsed=False)
+            record = ParsedLine(message=line, level=normalize_severity(None), parsed=False)
         if record.parsed:
             counters.parsed += 1
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from patterns.sources.base import (
-    LogRecord,
     LogSource,
     SourceAuthError,
     SourceConfigError,
@@ -12,6 +11,7 @@ from patterns.sources.base import (
     SourceNotSupportedError,
     SourceQueryError,
     SourceRateLimitedError,
+    SourceRecord,
     SourceUnavailableError,
     TemplateKeyCount,
     VolumeBucket,
@@ -30,7 +30,6 @@ __all__ = [
     "ConnectionReport",
     "FileLogSource",
     "FileSourceConfig",
-    "LogRecord",
     "LogSource",
     "PostHogClient",
     "PostHogConfig",
@@ -42,6 +41,7 @@ __all__ = [
     "SourceNotSupportedError",
     "SourceQueryError",
     "SourceRateLimitedError",
+    "SourceRecord",
     "SourceUnavailableError",
     "TemplateKeyCount",
     "VolumeBucket",

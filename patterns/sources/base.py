@@ -16,7 +16,7 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class LogRecord:
+class SourceRecord:
     uuid: str
     timestamp: datetime
     body: str
@@ -59,7 +59,7 @@ class LogSource(Protocol):
         end: datetime,
         severities: Iterable[str] | None = None,
         limit: int | None = None,
-    ) -> Iterator[LogRecord]: ...
+    ) -> Iterator[SourceRecord]: ...
 
     def log_volume(
         self, *, service: str | None, start: datetime, end: datetime, bucket: timedelta
@@ -134,7 +134,7 @@ def bucket_start(*, moment: datetime, origin: datetime, bucket: timedelta) -> da
 
 
 def volume_from_records(
-    records: Iterable[LogRecord], *, start: datetime, end: datetime, bucket: timedelta
+    records: Iterable[SourceRecord], *, start: datetime, end: datetime, bucket: timedelta
 ) -> list[VolumeBucket]:
     """Buckets aligned on multiples of `bucket` since the epoch, matching ClickHouse's toStartOfInterval."""
     if bucket <= timedelta(0):
@@ -149,7 +149,7 @@ def volume_from_records(
     return [VolumeBucket(start=key, lines=lines[key], bytes=sizes[key]) for key in sorted(lines)]
 
 
-def template_keys_from_records(records: Iterable[LogRecord]) -> list[TemplateKeyCount]:
+def template_keys_from_records(records: Iterable[SourceRecord]) -> list[TemplateKeyCount]:
     """The fallback for backends that cannot push down: same fields as the SQL version, most frequent first."""
     acc: dict[str, _KeyAccumulator] = {}
     for record in records:
@@ -167,7 +167,7 @@ def template_keys_from_records(records: Iterable[LogRecord]) -> list[TemplateKey
 class _KeyAccumulator:
     __slots__ = ("bytes", "count", "example", "first", "last", "severities")
 
-    def __init__(self, record: LogRecord) -> None:
+    def __init__(self, record: SourceRecord) -> None:
         self.count = 1
         self.bytes = record.bytes
         self.severities = {record.severity: 1}
@@ -175,7 +175,7 @@ class _KeyAccumulator:
         self.last = record.timestamp
         self.example = record.body
 
-    def add(self, record: LogRecord) -> None:
+    def add(self, record: SourceRecord) -> None:
         self.count += 1
         self.bytes += record.bytes
         self.severities[record.severity] = self.severities.get(record.severity, 0) + 1

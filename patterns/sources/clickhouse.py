@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, unquote, urlparse
 from clickhouse_driver import Client, errors
 
 from patterns.sources.base import (
-    LogRecord,
     SourceAuthError,
     SourceConfigError,
     SourceError,
     SourceQueryError,
+    SourceRecord,
     SourceUnavailableError,
     TemplateKeyCount,
     VolumeBucket,
@@ -144,7 +144,7 @@ class ClickHouseLogSource:
         end: datetime,
         severities: Iterable[str] | None = None,
         limit: int | None = None,
-    ) -> Iterator[LogRecord]:
+    ) -> Iterator[SourceRecord]:
         """Keyset pagination on (timestamp, uuid): each row once, pages stay cheap however deep the scan goes."""
         start_utc, end_utc = check_range(start=start, end=end)
         wanted = {severity_of(s) for s in severities} if severities is not None else None
@@ -264,7 +264,7 @@ class ClickHouseLogSource:
     def _bytes_expr(self) -> str:
         return self.config.bytes_column or "length(body)"
 
-    def _record(self, row: Sequence[Any]) -> LogRecord:
+    def _record(self, row: Sequence[Any]) -> SourceRecord:
         (uuid, ts, body, sev_text, sev_number, service, trace_id, span_id, a_keys, a_values, r_keys, r_values, size) = (
             row
         )
@@ -272,7 +272,7 @@ class ClickHouseLogSource:
             (k[: -len(_ATTRIBUTE_SUFFIX)] if k.endswith(_ATTRIBUTE_SUFFIX) else k): v
             for k, v in zip(a_keys, a_values, strict=False)
         }
-        return LogRecord(
+        return SourceRecord(
             uuid=str(uuid),
             timestamp=as_utc(ts),
             body=body,

@@ -18,9 +18,9 @@ from typing import IO, Any, Literal
 from patterns.engine.logformat import LEVEL_FIELDS as FORMAT_LEVELS
 from patterns.engine.logformat import LogFormat
 from patterns.sources.base import (
-    LogRecord,
     SourceConfigError,
     SourceFormatError,
+    SourceRecord,
     TemplateKeyCount,
     VolumeBucket,
     as_utc,
@@ -119,7 +119,7 @@ class FileLogSource:
                 raise SourceConfigError(outside_roots_message(path, self.config.roots))
         return found
 
-    def read_all(self, *, time_range: tuple[datetime, datetime] | None = None) -> Iterator[LogRecord]:
+    def read_all(self, *, time_range: tuple[datetime, datetime] | None = None) -> Iterator[SourceRecord]:
         """Every record of every file, in file order. With `time_range`, JSON lines whose leading timestamp field
         falls outside it may be skipped before parsing (callers still filter: other lines are not)."""
         for path in self.files():
@@ -133,7 +133,7 @@ class FileLogSource:
         end: datetime,
         severities: Iterable[str] | None = None,
         limit: int | None = None,
-    ) -> Iterator[LogRecord]:
+    ) -> Iterator[SourceRecord]:
         start_utc, end_utc = check_range(start=start, end=end)
         wanted = {severity_of(s) for s in severities} if severities is not None else None
         delivered = 0
@@ -159,7 +159,7 @@ class FileLogSource:
     def count_template_keys(self, *, service: str | None, start: datetime, end: datetime) -> list[TemplateKeyCount]:
         return template_keys_from_records(self.fetch_logs(service=service, start=start, end=end))
 
-    def _read_file(self, path: str, *, time_range: tuple[datetime, datetime] | None = None) -> Iterator[LogRecord]:
+    def _read_file(self, path: str, *, time_range: tuple[datetime, datetime] | None = None) -> Iterator[SourceRecord]:
         mtime = datetime.fromtimestamp(os.path.getmtime(path), tz=UTC)
         context = _FileContext(path=path, mtime=mtime, service=self.config.default_service)
         with _open_text(path, encoding=self.config.encoding) as handle:
@@ -172,7 +172,7 @@ class FileLogSource:
             else:
                 yield from _read_json(handle, context, path=path, time_range=time_range)
 
-    def _read_text(self, handle: IO[str], context: _FileContext) -> Iterator[LogRecord]:
+    def _read_text(self, handle: IO[str], context: _FileContext) -> Iterator[SourceRecord]:
         for number, line in enumerate(handle, start=1):
             text = line.rstrip("\r\n")
             if not text.strip():
@@ -220,11 +220,11 @@ class _FileContext:
         span_id: str | None = None,
         severity_number: int | None = None,
         index: int = 0,
-    ) -> LogRecord:
+    ) -> SourceRecord:
         # Deterministic ids: re-reading the same file yields the same uuids, so re-runs compare row by row.
         # The file's namespace is hashed once; per line a cheap offset keeps ids unique and stable.
         record_id = uuid_lib.UUID(int=(self.namespace.int + (number << 20) + index) % (1 << 128))
-        return LogRecord(
+        return SourceRecord(
             uuid=str(record_id),
             timestamp=timestamp or self.mtime,
             body=body,
@@ -282,7 +282,7 @@ def _outside(line: str, time_range: tuple[datetime, datetime]) -> bool:
 
 def _read_json(
     handle: IO[str], context: _FileContext, *, path: str, time_range: tuple[datetime, datetime] | None = None
-) -> Iterator[LogRecord]:
+) -> Iterator[SourceRecord]:
     text_lines = iter(handle)
     first_line = ""
     number = 0
@@ -313,7 +313,7 @@ def _read_json(
         yield from _records_from_document(doc, context, number=number)
 
 
-def _records_from_document(doc: Any, context: _FileContext, *, number: int) -> Iterator[LogRecord]:
+def _records_from_document(doc: Any, context: _FileContext, *, number: int) -> Iterator[SourceRecord]:
     if isinstance(doc, list):
         for index, item in enumerate(doc):
             yield from _records_from_object(item, context, number=number, index=index)
@@ -321,7 +321,7 @@ def _records_from_document(doc: Any, context: _FileContext, *, number: int) -> I
         yield from _records_from_object(doc, context, number=number, index=0)
 
 
-def _records_from_object(doc: Any, context: _FileContext, *, number: int, index: int) -> Iterator[LogRecord]:
+def _records_from_object(doc: Any, context: _FileContext, *, number: int, index: int) -> Iterator[SourceRecord]:
     if not isinstance(doc, Mapping):
         raise SourceFormatError(f"{context.path}:{number}: expected a JSON object, got {type(doc).__name__}")
     if "resourceLogs" in doc:
@@ -344,7 +344,7 @@ def _records_from_object(doc: Any, context: _FileContext, *, number: int, index:
     )
 
 
-def _otlp_records(doc: Mapping[str, Any], context: _FileContext, *, number: int) -> Iterator[LogRecord]:
+def _otlp_records(doc: Mapping[str, Any], context: _FileContext, *, number: int) -> Iterator[SourceRecord]:
     index = 0
     for resource_logs in doc.get("resourceLogs") or []:
         resource = _otlp_attributes((resource_logs.get("resource") or {}).get("attributes"))

@@ -10,10 +10,10 @@ from types import MappingProxyType
 from typing import Any
 
 from patterns.sources.base import (
-    LogRecord,
     SourceConfigError,
     SourceError,
     SourceQueryError,
+    SourceRecord,
     SourceUnavailableError,
     TemplateKeyCount,
     VolumeBucket,
@@ -52,7 +52,7 @@ class PostHogLogSource:
         end: datetime,
         severities: Iterable[str] | None = None,
         limit: int | None = None,
-    ) -> Iterator[LogRecord]:
+    ) -> Iterator[SourceRecord]:
         start_utc, end_utc = check_range(start=start, end=end)
         wanted = sorted({severity_of(s) for s in severities}) if severities is not None else None
         query: dict[str, Any] = {
@@ -233,11 +233,11 @@ def _hogql_scope(*, service: str | None, start: datetime, end: datetime) -> tupl
     return where, values
 
 
-def _record_from_api(row: Mapping[str, Any], *, default_service: str | None) -> LogRecord:
+def _record_from_api(row: Mapping[str, Any], *, default_service: str | None) -> SourceRecord:
     body = str(row.get("body") or "")
     resource = _string_map(row.get("resource_attributes"))
     service = str(row.get("service_name") or resource.get("service.name") or default_service or "")
-    return LogRecord(
+    return SourceRecord(
         uuid=str(row.get("uuid") or ""),
         timestamp=_parse_time(row.get("timestamp")),
         body=body,

@@ -9,7 +9,7 @@ from lipservice_sdk.severity import normalize_severity
 from lipservice_sdk.signature import signature, template_key
 
 from patterns.engine.miner import Miner, MinerConfig
-from policies.engine.simulator import LogRecord
+from policies.engine.simulator import ReplayLine
 from policies.engine.stats import PatternStats
 
 MAX_EXAMPLES = 5
@@ -28,7 +28,7 @@ class _Acc:
 
 
 def stats_from_assignment(
-    *, records: Sequence[LogRecord], pattern_ids: Sequence[str], templates: Mapping[str, str]
+    *, records: Sequence[ReplayLine], pattern_ids: Sequence[str], templates: Mapping[str, str]
 ) -> list[PatternStats]:
     """One PatternStats per pattern id, in order of first appearance."""
     accs: dict[str, _Acc] = {}
@@ -62,7 +62,7 @@ def stats_from_assignment(
     ]
 
 
-def assign_by_template_key(records: Sequence[LogRecord]) -> tuple[list[str], dict[str, str]]:
+def assign_by_template_key(records: Sequence[ReplayLine]) -> tuple[list[str], dict[str, str]]:
     """The finest grouping, one pattern per masked template key: what the policy sees before any miner runs."""
     ids: list[str] = []
     templates: dict[str, str] = {}
@@ -74,7 +74,7 @@ def assign_by_template_key(records: Sequence[LogRecord]) -> tuple[list[str], dic
     return ids, templates
 
 
-def mine_records(records: Sequence[LogRecord], *, config: MinerConfig | None = None) -> list[PatternStats]:
+def mine_records(records: Sequence[ReplayLine], *, config: MinerConfig | None = None) -> list[PatternStats]:
     """Mine the records with the shared miner and summarise each pattern as the policy engine needs it."""
     miner = Miner(config)
     for record in records:

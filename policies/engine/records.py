@@ -1,4 +1,4 @@
-"""Log files to LogRecords for mining and replay, through the shared log-format reader; LineId is the file line."""
+"""Log files to replay lines for mining and replay, through the shared log-format reader; LineId is the file line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from lipservice_sdk.severity import normalize_severity
 
 from patterns.engine.logformat import LogFormat, parse_json_line, read_lines
-from policies.engine.simulator import LogRecord
+from policies.engine.simulator import ReplayLine
 
 TRACE_FIELDS = ("trace_id", "traceId", "trace", "TraceId")
 EPOCH_FIELDS = ("Timestamp", "timestamp", "Epoch")
@@ -44,10 +44,10 @@ def sniff_severity(line: str) -> str | None:
     return None
 
 
-def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = None) -> list[LogRecord]:
+def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = None) -> list[ReplayLine]:
     """One record per non-empty line: JSON objects by their fields, other lines by the format, else whole."""
     clock = _HeaderClock(log_format.fields if log_format is not None else ())
-    records: list[LogRecord] = []
+    records: list[ReplayLine] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -61,7 +61,7 @@ def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = N
             message, fields, timestamp = line, {}, None
             level = sniff_severity(line) or "INFO"
         records.append(
-            LogRecord(
+            ReplayLine(
                 message=message,
                 severity=level,
                 timestamp=timestamp if timestamp is not None else _epoch(fields) or clock.parse(fields),
@@ -74,7 +74,7 @@ def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = N
     return records
 
 
-def records_from_file(path: str | Path, *, log_format: str | None = None) -> list[LogRecord]:
+def records_from_file(path: str | Path, *, log_format: str | None = None) -> list[ReplayLine]:
     return records_from_lines(read_lines(path), log_format=LogFormat(log_format) if log_format else None)
 
 

@@ -15,7 +15,7 @@ from policies.engine.rules import BYTES_PER_GB, SECONDS_PER_MONTH
 
 
 @dataclass(frozen=True)
-class LogRecord:
+class ReplayLine:
     message: str
     severity: str = "INFO"
     timestamp: float | None = None
@@ -121,10 +121,10 @@ class SimulationReport:
 def simulate(
     *,
     policy: PolicyDocument,
-    records: Iterable[LogRecord],
+    records: Iterable[ReplayLine],
     price_per_gb: float,
     seed: int = 0,
-    on_decision: Callable[[LogRecord, Decision], None] | None = None,
+    on_decision: Callable[[ReplayLine, Decision], None] | None = None,
 ) -> SimulationReport:
     """Replay in the given order; records without a timestamp all fall in one window (time 0)."""
     decider = Decider(policy, rng=random.Random(seed), clock=lambda: 0.0)
@@ -180,7 +180,7 @@ def simulate(
     )
 
 
-def _decide(decider: Decider, record: LogRecord) -> Decision:
+def _decide(decider: Decider, record: ReplayLine) -> Decision:
     return decider.decide(
         message=record.message,
         severity=record.severity,
@@ -191,17 +191,17 @@ def _decide(decider: Decider, record: LogRecord) -> Decision:
 
 
 def _replay(
-    decider: Decider, records: Iterable[LogRecord], _settings: ErrorContext
-) -> Iterator[tuple[LogRecord, Decision]]:
+    decider: Decider, records: Iterable[ReplayLine], _settings: ErrorContext
+) -> Iterator[tuple[ReplayLine, Decision]]:
     for record in records:
         yield record, _decide(decider, record)
 
 
 def _replay_with_context(
-    decider: Decider, records: Iterable[LogRecord], settings: ErrorContext
-) -> Iterator[tuple[LogRecord, Decision]]:
+    decider: Decider, records: Iterable[ReplayLine], settings: ErrorContext
+) -> Iterator[tuple[ReplayLine, Decision]]:
     """Dropped lines wait in a per-trace buffer; an error in the trace turns them into kept lines, as the SDK does."""
-    replayed: list[tuple[LogRecord, Decision]] = []
+    replayed: list[tuple[ReplayLine, Decision]] = []
     buffer: ErrorContextBuffer[int] = ErrorContextBuffer(settings)
     for record in records:
         decision = _decide(decider, record)

@@ -18,8 +18,8 @@ from lipservice.services import api_key_create
 from patterns.analysis import analysis_execute_records, analysis_run_create
 from patterns.demo import generate
 from patterns.models import Pattern, PatternWindow, Service
-from patterns.sources import LogRecord as SourceRecord
-from policies.engine.simulator import LogRecord, simulate
+from patterns.sources import SourceRecord
+from policies.engine.simulator import ReplayLine, simulate
 from policies.models import PolicyVersion
 from policies.services import policy_propose
 
@@ -125,7 +125,7 @@ def test_sdk_fetches_the_policy_reports_counts_and_matches_the_simulation(
     report = simulate(
         policy=policy_from_dict(policy),
         records=[
-            LogRecord(
+            ReplayLine(
                 message=line.body,
                 severity=line.severity,
                 timestamp=line.timestamp.timestamp(),

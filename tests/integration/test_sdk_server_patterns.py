@@ -17,8 +17,7 @@ from lipservice.models import Team
 from patterns.analysis import analysis_execute_records, analysis_run_create, load_miner
 from patterns.demo import DEMO_SERVICES, write_demo_file
 from patterns.models import AnalysisRun, Pattern, Service
-from patterns.sources import FileLogSource, FileSourceConfig
-from patterns.sources import LogRecord as SourceRecord
+from patterns.sources import FileLogSource, FileSourceConfig, SourceRecord
 from policies.exporters import policy_to_sdk_json
 from policies.services import policy_propose
 from tests.patterns.engine.loghub import DATASETS, SYSTEMS, load_system

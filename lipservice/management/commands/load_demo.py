@@ -14,7 +14,7 @@ from lipservice.demo import demo_sdk_replay
 from lipservice.services import team_get_or_create
 from patterns.demo import DEMO_SERVICES, demo_end_default, write_demo_file
 from patterns.services import service_get_or_create
-from policies.pipeline import pipeline_run
+from policies.loop import pipeline_run
 
 
 class Command(BaseCommand):

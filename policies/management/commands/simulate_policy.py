@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from policies.engine.pipeline import PlanOutcome, plan_and_replay
+from policies.engine.plan_replay import PlanOutcome, plan_and_replay
 from policies.engine.records import records_from_file
 from policies.engine.rules import ReductionTarget
 

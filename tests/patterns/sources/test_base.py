@@ -12,11 +12,11 @@ from patterns.sources import (
     ClickHouseLogSource,
     FileLogSource,
     FileSourceConfig,
-    LogRecord,
     LogSource,
     PostHogConfig,
     PostHogLogSource,
     SourceConfigError,
+    SourceRecord,
     template_keys_from_records,
     volume_from_records,
 )
@@ -25,8 +25,8 @@ from patterns.sources.base import severity_of
 START = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
-def _record(offset: timedelta, body: str, severity: str = "INFO", size: int = 10) -> LogRecord:
-    return LogRecord(
+def _record(offset: timedelta, body: str, severity: str = "INFO", size: int = 10) -> SourceRecord:
+    return SourceRecord(
         uuid=str(offset), timestamp=START + offset, body=body, severity=severity, service="api", bytes=size
     )
 

@@ -18,8 +18,8 @@ from clickhouse_driver import Client
 from patterns.sources import (
     ClickHouseConfig,
     ClickHouseLogSource,
-    LogRecord,
     SourceQueryError,
+    SourceRecord,
     SourceUnavailableError,
     TemplateKeyCount,
     template_keys_from_records,
@@ -56,7 +56,7 @@ def python_pass(clickhouse_url: str, loaded_table: str) -> PythonPass:
     ordered = True
     previous: tuple[datetime, str] | None = None
 
-    def records() -> Iterator[LogRecord]:
+    def records() -> Iterator[SourceRecord]:
         nonlocal ordered, previous
         with ClickHouseLogSource(config) as source:
             for record in source.fetch_logs(service=None, start=START, end=END):
@@ -226,7 +226,7 @@ def test_server_stopping_mid_fetch_raises_a_source_error_and_a_rerun_matches(
     config = ClickHouseConfig(
         team_id=TEAM_ID, url=url, table="logs", schema="compat", page_size=5_000, max_execution_time=SLOW_SERVER_SECONDS
     )
-    received: list[LogRecord] = []
+    received: list[SourceRecord] = []
 
     with ClickHouseLogSource(config) as source:
         records = source.fetch_logs(service=None, start=START, end=END)

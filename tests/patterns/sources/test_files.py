@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lipservice_sdk.signature import template_key
 
-from patterns.sources import FileLogSource, FileSourceConfig, LogRecord, SourceConfigError, SourceFormatError
+from patterns.sources import FileLogSource, FileSourceConfig, SourceConfigError, SourceFormatError, SourceRecord
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -54,7 +54,7 @@ def _source(*paths: Path, **options: object) -> FileLogSource:
     return FileLogSource(FileSourceConfig(paths=tuple(str(p) for p in paths), **options))  # type: ignore[arg-type]
 
 
-def _all(source: FileLogSource) -> list[LogRecord]:
+def _all(source: FileLogSource) -> list[SourceRecord]:
     return list(source.fetch_logs(service=None, start=ALL_TIME[0], end=ALL_TIME[1]))
 
 

@@ -10,13 +10,13 @@ import pytest
 from lipservice_sdk.signature import MASKING_RULES
 
 from patterns.sources import (
-    LogRecord,
     PostHogClient,
     PostHogConfig,
     PostHogLogSource,
     SourceAuthError,
     SourceConfigError,
     SourceNotSupportedError,
+    SourceRecord,
     SourceUnavailableError,
 )
 from posthog_app.project_writes import (
@@ -97,7 +97,7 @@ def test_five_server_errors_fail_clearly_with_nothing_returned(fake_posthog: Fak
     fake_posthog.rows = make_rows(3, start=START)
     fake_posthog.script("logs/query", *[SERVER_ERROR] * 5)
     source = PostHogLogSource(_client(fake_posthog, max_attempts=5))
-    received: list[LogRecord] = []
+    received: list[SourceRecord] = []
 
     with pytest.raises(SourceUnavailableError, match=r"failed after 5 attempts; last: HTTP 503") as caught:
         received.extend(source.fetch_logs(service=None, start=START, end=END))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.engine.simulator import LogRecord
+from policies.engine.simulator import ReplayLine
 from policies.engine.stats import PatternStats
 
 
@@ -29,7 +29,7 @@ def stats(
     )
 
 
-def records(message: str, count: int, *, severity: str = "INFO", start: int = 0) -> list[LogRecord]:
+def records(message: str, count: int, *, severity: str = "INFO", start: int = 0) -> list[ReplayLine]:
     return [
-        LogRecord(message=message.format(i=i), severity=severity, line_id=start + i, bytes=100) for i in range(count)
+        ReplayLine(message=message.format(i=i), severity=severity, line_id=start + i, bytes=100) for i in range(count)
     ]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from policies.engine.mining import mine_records
-from policies.engine.simulator import LogRecord
+from policies.engine.simulator import ReplayLine
 
 
-def _records() -> list[LogRecord]:
+def _records() -> list[ReplayLine]:
     lines = [
-        LogRecord(message=f"User u{i} logged in from 10.0.0.{i % 9}", severity="INFO", timestamp=float(i))
+        ReplayLine(message=f"User u{i} logged in from 10.0.0.{i % 9}", severity="INFO", timestamp=float(i))
         for i in range(40)
     ]
-    lines += [LogRecord(message=f"payment {i} failed", severity="ERROR", timestamp=100.0 + i) for i in range(5)]
+    lines += [ReplayLine(message=f"payment {i} failed", severity="ERROR", timestamp=100.0 + i) for i in range(5)]
     return lines
 
 

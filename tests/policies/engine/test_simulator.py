@@ -6,7 +6,7 @@ import pytest
 from lipservice_sdk.decision import Decision
 from lipservice_sdk.policy import ErrorContext, KeepRules, PatternRule, PolicyDocument
 
-from policies.engine.simulator import LogRecord, simulate
+from policies.engine.simulator import ReplayLine, simulate
 from tests.policies.engine.factories import records
 
 POLICY = PolicyDocument(
@@ -20,7 +20,7 @@ POLICY = PolicyDocument(
 )
 
 
-def _lines() -> list[LogRecord]:
+def _lines() -> list[ReplayLine]:
     return (
         records("tick {i}", 1000)
         + records("order {i} placed", 50, start=1000)
@@ -63,7 +63,7 @@ def test_dollars_follow_bytes_and_price() -> None:
 
 
 def test_monthly_projection_uses_the_time_span() -> None:
-    day = [LogRecord(message=f"tick {i}", timestamp=i * 864.0, bytes=1000) for i in range(101)]
+    day = [ReplayLine(message=f"tick {i}", timestamp=i * 864.0, bytes=1000) for i in range(101)]
     report = simulate(policy=POLICY, records=day, price_per_gb=1.0)
     assert report.observed_seconds == pytest.approx(86_400.0)
     assert report.as_dict()["dollars_per_month_before"] == pytest.approx(101_000 / 1e9 * 30)
@@ -77,7 +77,7 @@ def test_every_decision_is_reported() -> None:
 
 def test_a_trace_is_kept_or_dropped_whole() -> None:
     lines = [
-        LogRecord(message=f"tick {step}", trace_id=f"{trace:032x}", line_id=trace * 10 + step)
+        ReplayLine(message=f"tick {step}", trace_id=f"{trace:032x}", line_id=trace * 10 + step)
         for trace in range(1, 300)
         for step in range(3)
     ]
@@ -108,14 +108,14 @@ def test_error_context_keeps_the_dropped_lines_of_a_failing_trace() -> None:
         error_context=ErrorContext(enabled=True, lines_per_trace=10, seconds=30.0),
     )
     lines = [
-        LogRecord(message="step 0", trace_id="t0", timestamp=0.0, line_id=0),
-        LogRecord(message="step 1", trace_id="t1", timestamp=1.0, line_id=1),
-        LogRecord(message="step 2", trace_id="t1", timestamp=2.0, line_id=2),
-        LogRecord(message="step 3", trace_id="t2", timestamp=3.0, line_id=3),
-        LogRecord(message="boom", severity="ERROR", trace_id="t1", timestamp=4.0, line_id=4),
-        LogRecord(message="step 5", trace_id="t1", timestamp=5.0, line_id=5),
-        LogRecord(message="step 6", trace_id="t3", timestamp=6.0, line_id=6),
-        LogRecord(message="late boom", severity="ERROR", trace_id="t3", timestamp=60.0, line_id=7),
+        ReplayLine(message="step 0", trace_id="t0", timestamp=0.0, line_id=0),
+        ReplayLine(message="step 1", trace_id="t1", timestamp=1.0, line_id=1),
+        ReplayLine(message="step 2", trace_id="t1", timestamp=2.0, line_id=2),
+        ReplayLine(message="step 3", trace_id="t2", timestamp=3.0, line_id=3),
+        ReplayLine(message="boom", severity="ERROR", trace_id="t1", timestamp=4.0, line_id=4),
+        ReplayLine(message="step 5", trace_id="t1", timestamp=5.0, line_id=5),
+        ReplayLine(message="step 6", trace_id="t3", timestamp=6.0, line_id=6),
+        ReplayLine(message="late boom", severity="ERROR", trace_id="t3", timestamp=60.0, line_id=7),
     ]
     seen: dict[int, Decision] = {}
     report = simulate(

@@ -15,8 +15,8 @@ from model_bakery import baker
 from lipservice.models import Team
 from patterns.demo import write_demo_file
 from patterns.models import Service
+from policies.loop import pipeline_run
 from policies.models import AuditEntry, PolicyVersion
-from policies.pipeline import pipeline_run
 
 pytestmark = pytest.mark.django_db
 

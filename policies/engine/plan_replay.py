@@ -10,7 +10,7 @@ from lipservice_sdk.policy import PolicyDocument
 
 from policies.engine.mining import mine_records
 from policies.engine.rules import RuleConfig, Target, generate_rule_policy
-from policies.engine.simulator import LogRecord, SimulationReport, simulate
+from policies.engine.simulator import ReplayLine, SimulationReport, simulate
 from policies.engine.stats import PatternStats
 
 
@@ -24,7 +24,7 @@ class PlanOutcome:
 
 def plan_and_replay(
     *,
-    records: Sequence[LogRecord],
+    records: Sequence[ReplayLine],
     service: str,
     target: Target,
     window_seconds: int,
