@@ -20,8 +20,10 @@ def test_manifest_names_every_scope_the_client_uses_and_why() -> None:
     assert (MANIFEST_PATH.parent / data["installs"]["hog_function_templates"][0]) == TEMPLATE_PATH
 
 
-def test_every_scope_the_posthog_client_names_is_requested() -> None:
-    source = (MANIFEST_PATH.parents[1] / "patterns" / "sources" / "posthog.py").read_text()
+def test_every_scope_the_posthog_calls_name_is_requested() -> None:
+    root = MANIFEST_PATH.parents[1]
+    doors = ("patterns/sources/posthog_client.py", "patterns/sources/posthog.py", "posthog_app/project_writes.py")
+    source = "".join((root / door).read_text() for door in doors)
     used = {scope for scope in REQUIRED_SCOPES if f'scope="{scope}"' in source}
     assert used == REQUIRED_SCOPES, REQUIRED_SCOPES - used
 
