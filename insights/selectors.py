@@ -561,9 +561,8 @@ def run_rates(*, team: Team, period: Period, cost: TeamCost) -> dict[str, Any]:
     days = period.observed_seconds / 86_400
     services = list(Service.objects.filter(team=team).order_by("name"))
     regimes = {s.name: service_regime(service=s, until=period.end) for s in services}
-    without_bytes = [
-        Decimal(cost.service(s.name).bytes_before if cost.service(s.name) else 0) * factor for s in services
-    ]
+    seen = {row.service: row.bytes_before for row in cost.services}
+    without_bytes = [Decimal(seen.get(s.name, 0)) * factor for s in services]
     with_bytes = [
         b * Decimal(str(round(regimes[s.name].keep_share, 9))) for s, b in zip(services, without_bytes, strict=True)
     ]
@@ -571,9 +570,9 @@ def run_rates(*, team: Team, period: Period, cost: TeamCost) -> dict[str, Any]:
     mtd_before: list[float] = []
     mtd_after: list[float] = []
     for service in services:
-        rows = pattern_bytes(service=service, start=month_start, end=period.end).values()
-        mtd_before.append(sum(r.bytes_before for r in rows))
-        mtd_after.append(sum(r.bytes_after for r in rows))
+        month = pattern_bytes(service=service, start=month_start, end=period.end).values()
+        mtd_before.append(sum(r.bytes_before for r in month))
+        mtd_after.append(sum(r.bytes_after for r in month))
     team_without = pricing.monthly_cost(gigabytes(sum(without_bytes, Decimal(0))))
     team_with = pricing.monthly_cost(gigabytes(sum(with_bytes, Decimal(0))))
     team_mtd_before = pricing.monthly_cost(gigabytes(Decimal(round(sum(mtd_before)))))

@@ -110,7 +110,9 @@ def test_service_insights_shape(client: APIClient, team: Team) -> None:
     projection = body["projection"]
     assert set(projection) >= {"series", "month_end_bytes", "month_end_cost", "backtest"}
     assert projection["backtest"]["horizon_days"] == 7 and 0 <= projection["backtest"]["mape"] <= 0.1
-    assert projection["series"] and all(set(p) == {"date", "bytes", "bytes_without", "forecast"} for p in projection["series"])
+    assert projection["series"] and all(
+        set(p) == {"date", "bytes", "bytes_without", "forecast"} for p in projection["series"]
+    )
     [anomaly] = body["anomalies"]
     assert (anomaly["kind"], anomaly["severity"], anomaly["pattern"]) == ("spike", "warning", "p_noisy")
     assert anomaly["incident"]["dedup_key"].startswith("lipservice:acme:checkout:")

@@ -6,6 +6,7 @@ import {
     CartesianGrid,
     ComposedChart,
     Legend,
+    Line,
     ResponsiveContainer,
     Scatter,
     ScatterChart,
@@ -16,7 +17,7 @@ import {
 } from 'recharts'
 
 import type { Anomaly, PatternWindow, Projection, ServiceRow } from '../api/types'
-import { formatBytes, formatDateTime, formatDay, formatMoney } from '../lib/format'
+import { formatBytes, formatCount, formatDateTime, formatDay, formatMoney } from '../lib/format'
 
 const INK = '#1f2937'
 const GRID = '#e5e7eb'
@@ -29,6 +30,7 @@ export function ProjectionChart({ projection }: { projection: Projection }) {
         day: formatDay(point.date),
         actual: point.forecast ? null : point.bytes,
         forecast: point.forecast ? point.bytes : null,
+        without: point.bytes_without,
     }))
     if (rows.length === 0) return <div className="status status-empty">No daily volume yet.</div>
     return (
@@ -40,8 +42,16 @@ export function ProjectionChart({ projection }: { projection: Projection }) {
                     <YAxis tickFormatter={(v: number) => formatBytes(v)} tick={{ fill: INK, fontSize: 12 }} width={72} />
                     <Tooltip formatter={(v) => formatBytes(Number(v))} />
                     <Legend />
-                    <Bar dataKey="actual" name="Ingested per day" fill={AFTER} isAnimationActive={false} />
-                    <Bar dataKey="forecast" name="Forecast" fill={FORECAST} isAnimationActive={false} />
+                    <Bar dataKey="actual" name="Sent per day" fill={AFTER} isAnimationActive={false} />
+                    <Bar dataKey="forecast" name="Forecast under the policy in force" fill={FORECAST} isAnimationActive={false} />
+                    <Line
+                        dataKey="without"
+                        name="Without LipService"
+                        stroke={BEFORE}
+                        strokeDasharray="5 4"
+                        dot={false}
+                        isAnimationActive={false}
+                    />
                 </ComposedChart>
             </ResponsiveContainer>
         </div>
@@ -73,21 +83,40 @@ export function TrendChart({ windows }: { windows: PatternWindow[] }) {
         time: formatDateTime(w.bucket_start).slice(5, 16),
         lines: w.count ?? 0,
         kept: w.sdk_seen ? (w.sdk_kept ?? 0) : null,
+        // The share kept shows the anomaly boost: it rises while the pattern runs above its baseline.
+        keptShare: w.sdk_seen ? (100 * (w.sdk_kept ?? 0)) / w.sdk_seen : null,
         errors: w.errors ?? 0,
     }))
     if (rows.length === 0) return <div className="status status-empty">No hourly counts for this pattern.</div>
     return (
         <div className="chart" data-testid="trend-chart">
-            <ResponsiveContainer width="100%" height={240}>
+            <ResponsiveContainer width="100%" height={260}>
                 <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
                     <CartesianGrid stroke={GRID} vertical={false} />
                     <XAxis dataKey="time" tick={{ fontSize: 12 }} minTickGap={32} />
-                    <YAxis tick={{ fontSize: 12 }} width={56} />
+                    <YAxis yAxisId="lines" tick={{ fontSize: 12 }} width={56} tickFormatter={(v: number) => formatCount(v)} />
+                    <YAxis
+                        yAxisId="share"
+                        orientation="right"
+                        domain={[0, 100]}
+                        tick={{ fontSize: 12 }}
+                        width={44}
+                        tickFormatter={(v: number) => `${v}%`}
+                    />
                     <Tooltip />
                     <Legend />
-                    <Area dataKey="lines" name="Lines" stroke={AFTER} fill={FORECAST} isAnimationActive={false} />
-                    <Area dataKey="kept" name="Kept by SDK" stroke="#059669" fill="#a7f3d0" isAnimationActive={false} />
-                    <Bar dataKey="errors" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                    <Area yAxisId="lines" dataKey="lines" name="Lines" stroke={AFTER} fill={FORECAST} isAnimationActive={false} />
+                    <Area yAxisId="lines" dataKey="kept" name="Kept by SDK" stroke="#059669" fill="#a7f3d0" isAnimationActive={false} />
+                    <Bar yAxisId="lines" dataKey="errors" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                    <Line
+                        yAxisId="share"
+                        dataKey="keptShare"
+                        name="Share kept (%): rises under the anomaly boost"
+                        stroke="#7c3aed"
+                        dot={false}
+                        connectNulls={false}
+                        isAnimationActive={false}
+                    />
                 </ComposedChart>
             </ResponsiveContainer>
         </div>
