@@ -14,6 +14,7 @@ from django.core.management import call_command
 
 from lipservice.models import Team, TeamMembership
 from lipservice.services import team_member_add
+from patterns.models import Pattern
 from tests.e2e.conftest import Session, browser_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -90,3 +91,12 @@ def test_service_page_explains_the_demo_incident(demo_session: Session) -> None:
     assert page.get_by_test_id("proof-row").count() == 1
     _no_unreadable_amounts(demo_session)
     demo_session.shot("service-incident")
+
+    # The retry storm's pattern: its share kept rises under the anomaly boost.
+    with demo_session.database():
+        storm = Pattern.objects.get(service__name="checkout-api", template__startswith="cache hit").pattern_id
+    page = demo_session.open(f"/dashboard/services/checkout-api/patterns/{storm}/")
+    page.get_by_test_id("trend-chart").locator("svg .recharts-line").first.wait_for()
+    assert "anomaly boost" in page.get_by_test_id("trend-chart").inner_text()
+    _no_unreadable_amounts(demo_session)
+    demo_session.shot("pattern-boost")

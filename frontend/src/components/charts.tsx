@@ -2,7 +2,6 @@
 import {
     Area,
     Bar,
-    BarChart,
     CartesianGrid,
     ComposedChart,
     Legend,
@@ -16,8 +15,8 @@ import {
     ZAxis,
 } from 'recharts'
 
-import type { Anomaly, PatternWindow, Projection, ServiceRow } from '../api/types'
-import { formatBytes, formatCount, formatDateTime, formatDay, formatMoney } from '../lib/format'
+import type { Anomaly, PatternWindow, Projection } from '../api/types'
+import { formatBytes, formatCount, formatDateTime, formatDay } from '../lib/format'
 
 const INK = '#1f2937'
 const GRID = '#e5e7eb'
@@ -53,26 +52,6 @@ export function ProjectionChart({ projection }: { projection: Projection }) {
                         isAnimationActive={false}
                     />
                 </ComposedChart>
-            </ResponsiveContainer>
-        </div>
-    )
-}
-
-export function ServiceCostChart({ services, currency }: { services: ServiceRow[]; currency: string }) {
-    if (services.length === 0) return null
-    const rows = services.map((s) => ({ service: s.service, before: s.before, after: s.after }))
-    return (
-        <div className="chart" data-testid="service-cost-chart">
-            <ResponsiveContainer width="100%" height={Math.max(140, rows.length * 44 + 40)}>
-                <BarChart data={rows} layout="vertical" margin={{ top: 4, right: 16, bottom: 4, left: 8 }}>
-                    <CartesianGrid stroke={GRID} horizontal={false} />
-                    <XAxis type="number" tickFormatter={(v: number) => formatMoney(v, currency)} tick={{ fontSize: 12 }} />
-                    <YAxis type="category" dataKey="service" width={140} tick={{ fontSize: 12 }} />
-                    <Tooltip formatter={(v) => formatMoney(Number(v), currency)} />
-                    <Legend />
-                    <Bar dataKey="before" name="Without LipService" fill={BEFORE} isAnimationActive={false} />
-                    <Bar dataKey="after" name="With LipService" fill={AFTER} isAnimationActive={false} />
-                </BarChart>
             </ResponsiveContainer>
         </div>
     )

@@ -31,11 +31,6 @@ export function formatMoney(amount: number | null | undefined, currency = 'USD')
     }).format(amount)
 }
 
-// A monthly amount with the volume it pays for: "$22.81 / month · 52.3 GB".
-export function formatMoneyWithVolume(amount: number | null | undefined, bytes: number | null | undefined, currency = 'USD'): string {
-    return `${formatMoney(amount, currency)} · ${formatBytes(bytes)}`
-}
-
 export function formatPercent(share: number | null | undefined, digits = 1): string {
     if (share === null || share === undefined || !Number.isFinite(share)) return '—'
     return `${(share * 100).toFixed(digits)}%`
