@@ -642,7 +642,7 @@ export interface components {
             posthog_project_token?: string;
             /** Format: int64 */
             clickhouse_team_id?: number | null;
-            /** @description phx_… or env:VARIABLE; never shown back. */
+            /** @description phx_…; never shown back. */
             posthog_personal_api_key?: string;
             clickhouse_url?: string;
         };
