@@ -17,7 +17,7 @@ from typing import Any
 
 from lipservice_sdk.decision import specificity
 from lipservice_sdk.policy import PolicyDocument
-from lipservice_sdk.severity import _SPELLINGS
+from lipservice_sdk.severity import SPELLINGS
 from lipservice_sdk.signature import _UNITS, WILDCARD
 
 HOG_FUNCTION_NAME = "LipService sampling"
@@ -105,7 +105,7 @@ def _hog_string(text: str) -> str:
 
 
 def hog_source() -> str:
-    spellings = ", ".join(f"{_hog_string(k)}: {_hog_string(v)}" for k, v in sorted(_SPELLINGS.items()))
+    spellings = ", ".join(f"{_hog_string(k)}: {_hog_string(v)}" for k, v in sorted(SPELLINGS.items()))
     return HOG_SOURCE_PATH.read_text().replace("__SEVERITY_SPELLINGS__", "{" + spellings + "}")
 
 
