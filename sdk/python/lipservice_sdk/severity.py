@@ -4,8 +4,8 @@ The reading (mirrored as data in sdk/testdata/severity_rules.json for the Hog co
 
 1. The number: an integer n >= 1 falls in its OTLP bucket (1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR,
    21 and above FATAL); anything else is no number.
-2. The text: lower-cased, cut into words of ASCII letters and digits. No word: no text. One all-digit word: read as a
-   number (step 1). The words joined by one space, when a known spelling: that bucket. Otherwise each word that is
+2. The text: lower-cased, its first 128 characters cut into words of ASCII letters and digits. No word: no text.
+   One all-digit word: read as a number (step 1). The words joined by one space, when a known spelling: that bucket. Otherwise each word that is
    not all digits, as is or without its trailing digits (OpenTelemetry's `ERROR2`, slog's `ERROR+2`), is looked up
    and the highest known bucket wins (`fatal error`, `[WARN]`, `<err>`).
 3. A number >= 17 says error whatever the text: the higher of the two. Otherwise a known text wins, then the number,
@@ -21,6 +21,8 @@ RANK: dict[str, int] = {name: i for i, name in enumerate(SEVERITIES)}
 ALWAYS_KEPT: frozenset[str] = frozenset({"ERROR", "FATAL"})
 ERROR_NUMBER = 17
 FATAL_NUMBER = 21
+# Only the start of a level text is read, so a hostile text costs the same everywhere (Hog runs under 10 ms).
+TEXT_LIMIT = 128
 
 # Keys are lower-case words of [a-z0-9] joined by single spaces. Sources: OpenTelemetry, zap, logrus, log4j/logback,
 # syslog (RFC 5424 and its keywords), Python logging, Go (log, glog, slog), .NET (ILogger, Serilog, NLog),
@@ -85,7 +87,8 @@ SPELLINGS: dict[str, str] = {
 PROCEDURE: tuple[str, ...] = (
     "number: an integer n >= 1 is in the bucket whose [min, max] holds it (max null: no upper bound); "
     "anything else (absent, 0, negative, not an integer) is no number",
-    "text: lower-case it and take the words matching word_pattern; no word is no text",
+    "text: lower-case it, keep its first text_limit characters and take the words matching word_pattern; "
+    "no word is no text",
     "text: exactly one word, all digits: read it as a number (the number rule)",
     "text: the words joined by one space, when a key of spellings: that bucket",
     "text: otherwise, for each word not all digits, look up the word, else the word without its trailing digits; "
@@ -111,7 +114,7 @@ def severity_of_text(text: str | None) -> str | None:
     """The bucket a level text names, or None when it names none we know (step 2 of the module's reading)."""
     if not text:
         return None
-    words = _WORD.findall(text.lower())
+    words = _WORD.findall(text.lower()[:TEXT_LIMIT])
     if not words:
         return None
     if len(words) == 1 and words[0].isdigit():
@@ -194,6 +197,7 @@ def rules_document() -> dict[str, object]:
         ],
         "error_number_min": ERROR_NUMBER,
         "word_pattern": _WORD.pattern,
+        "text_limit": TEXT_LIMIT,
         "default": "INFO",
         "spellings": dict(sorted(SPELLINGS.items())),
         "error_spellings": error_spellings(),
