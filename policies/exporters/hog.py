@@ -17,7 +17,7 @@ from typing import Any
 
 from lipservice_sdk.decision import specificity
 from lipservice_sdk.policy import PolicyDocument
-from lipservice_sdk.severity import SPELLINGS
+from lipservice_sdk.severity import FATAL_NUMBER, SPELLINGS, TEXT_LIMIT
 from lipservice_sdk.signature import _UNITS, WILDCARD
 
 HOG_FUNCTION_NAME = "LipService sampling"
@@ -30,6 +30,9 @@ _WHITESPACE = (
     + "".join(map(chr, range(0x2000, 0x200B)))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
+# What Hog turns into one space before matching: the ASCII kinds by replaceAll, the rest only when present.
+_ASCII_SPACES = " \t\n\v\f\r"
+_RARE_SPACES = "".join(ch for ch in _WHITESPACE if ch not in _ASCII_SPACES)
 _SPACE = f"[{_WHITESPACE}]"
 _NON_SPACE = f"[^{_WHITESPACE}]"
 _HEX = "[0-9a-fA-F]"
@@ -50,18 +53,21 @@ _SINGLE_QUOTED = "'[^' ]*'"
 _TOKEN_PARTS = re.compile(r'"<STR>"|\'<STR>\'|<\*>|<(?:UUID|TS|MAC|IP|EMAIL|HEX|NUM|ID)>')
 
 
-def template_to_raw_regex(template: str) -> str:
+def template_to_raw_regex(template: str, *, spaces_normalized: bool = False) -> str:
     """An anchored RE2/JS/re regex over a raw message that the template covers, whitespace runs collapsed.
 
     As in the SDK's template_matches, a whole-token `<*>` covers any run of whole tokens, none included, and a
     `<*>` inside a token any run of non-space characters. Adjacent whole-token wildcards are one run, so the regex
-    never nests two ambiguous repetitions side by side."""
+    never nests two ambiguous repetitions side by side. `spaces_normalized` writes it for a message whose every
+    whitespace character was made a space (as the Hog code does): one-character classes RE2 compiles fast."""
+    space = "[ ]" if spaces_normalized else _SPACE
+    non_space = "[^ ]" if spaces_normalized else _NON_SPACE
     parts: list[str] = []
     previous_wildcard = False
     for token in template.split():
         if token == WILDCARD:
             if not previous_wildcard:
-                parts.append(f"(?:(?:^|{_SPACE}+){_NON_SPACE}+)*")
+                parts.append(f"(?:(?:^|{space}+){non_space}+)*")
             previous_wildcard = True
             continue
         previous_wildcard = False
@@ -71,7 +77,7 @@ def template_to_raw_regex(template: str) -> str:
             pieces.append(re.escape(token[position : found.start()]))
             text = found.group(0)
             if text == WILDCARD:
-                pieces.append(_NON_SPACE + "*")
+                pieces.append(non_space + "*")
             elif text == '"<STR>"':
                 pieces.append(_DOUBLE_QUOTED)
             elif text == "'<STR>'":
@@ -80,8 +86,36 @@ def template_to_raw_regex(template: str) -> str:
                 pieces.append(_PLACEHOLDERS[text])
             position = found.end()
         pieces.append(re.escape(token[position:]))
-        parts.append(f"(?:^|{_SPACE}+)" + "".join(pieces))
-    return "^" + "".join(parts) + f"{_SPACE}*$"
+        parts.append(f"(?:^|{space}+)" + "".join(pieces))
+    return "^" + "".join(parts) + f"{space}*$"
+
+
+def _literal(token: str) -> bool:
+    return token != WILDCARD and _TOKEN_PARTS.search(token) is None
+
+
+def pattern_index(templates: list[str]) -> dict[str, Any]:
+    """Positions (1-based, in the given order) of the templates a message can match, keyed by what it must carry.
+
+    A template whose first two tokens are literal goes under `first2` ("a b"), else one with a literal first token
+    under `first`, else one with a literal last token under `last`; the rest are the `fallback`. A message whose
+    leading tokens are `a b` and last token `z` can only match templates under first2["a b"], first["a"], last["z"]
+    or in the fallback, since a literal token of a template faces exactly one token of the message."""
+    first2: dict[str, list[int]] = {}
+    first: dict[str, list[int]] = {}
+    last: dict[str, list[int]] = {}
+    fallback: list[int] = []
+    for position, template in enumerate(templates, start=1):
+        tokens = template.split()
+        if len(tokens) >= 2 and _literal(tokens[0]) and _literal(tokens[1]):
+            first2.setdefault(f"{tokens[0]} {tokens[1]}", []).append(position)
+        elif tokens and _literal(tokens[0]):
+            first.setdefault(tokens[0], []).append(position)
+        elif tokens and _literal(tokens[-1]):
+            last.setdefault(tokens[-1], []).append(position)
+        else:
+            fallback.append(position)
+    return {"first2": first2, "first": first, "last": last, "fallback": fallback}
 
 
 def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
@@ -90,8 +124,15 @@ def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
     return {
         "version": document.version,
         "patterns": [
-            {"id": rule.id, "regex": template_to_raw_regex(rule.template), "rate": float(rule.rate)} for rule in ordered
+            {
+                "id": rule.id,
+                "regex": template_to_raw_regex(rule.template, spaces_normalized=True),
+                "rate": float(rule.rate),
+            }
+            for rule in ordered
         ],
+        "index": pattern_index([rule.template for rule in ordered]),
+        "rare_spaces": _RARE_SPACES,
         "severity_rates": {name: float(rate) for name, rate in document.severity_rates.items()},
         "default_rate": float(document.default_rate),
         "trace_consistent": document.trace_consistent,
@@ -104,9 +145,29 @@ def _hog_string(text: str) -> str:
     return f"'{escaped}'"
 
 
+def _hog_dict(items: Mapping[str, str | bool]) -> str:
+    values = ", ".join(
+        f"{_hog_string(k)}: {_hog_string(v) if isinstance(v, str) else str(v).lower()}"
+        for k, v in sorted(items.items())
+    )
+    return "{" + values + "}"
+
+
 def hog_source() -> str:
-    spellings = ", ".join(f"{_hog_string(k)}: {_hog_string(v)}" for k, v in sorted(SPELLINGS.items()))
-    return HOG_SOURCE_PATH.read_text().replace("__SEVERITY_SPELLINGS__", "{" + spellings + "}")
+    """The Hog code with lipservice_sdk.severity's tables and the whitespace sets written in."""
+    word_chars = {ch: True for ch in "abcdefghijklmnopqrstuvwxyz0123456789"}
+    rare_class = "".join(f"\\\\x{{{ord(ch):x}}}" for ch in _RARE_SPACES)
+    replacements = {
+        "__SEVERITY_SPELLINGS__": _hog_dict(SPELLINGS),
+        "__WORD_CHARS__": _hog_dict(word_chars),
+        "__TEXT_LIMIT__": str(TEXT_LIMIT),
+        "__FATAL_NUMBER__": str(FATAL_NUMBER),
+        "__RARE_SPACE_REGEX__": f"'[{rare_class}]'",
+    }
+    source = HOG_SOURCE_PATH.read_text()
+    for placeholder, value in replacements.items():
+        source = source.replace(placeholder, value)
+    return source
 
 
 INPUTS_SCHEMA: list[dict[str, Any]] = [
