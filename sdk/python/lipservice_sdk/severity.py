@@ -5,9 +5,9 @@ The reading (mirrored as data in sdk/testdata/severity_rules.json for the Hog co
 1. The number: an integer n >= 1 falls in its OTLP bucket (1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR,
    21 and above FATAL); anything else is no number.
 2. The text: lower-cased, its first 128 characters cut into words of ASCII letters and digits. No word: no text.
-   One all-digit word: read as a number (step 1). The words joined by one space, when a known spelling: that bucket. Otherwise each word that is
-   not all digits, as is or without its trailing digits (OpenTelemetry's `ERROR2`, slog's `ERROR+2`), is looked up
-   and the highest known bucket wins (`fatal error`, `[WARN]`, `<err>`).
+   One all-digit word: read as a number (step 1). The words joined by one space, when a known spelling: that
+   bucket. Otherwise each word that is not all digits, as is or without its trailing digits (OpenTelemetry's
+   `ERROR2`, slog's `ERROR+2`), is looked up and the highest known bucket wins (`fatal error`, `[WARN]`, `<err>`).
 3. A number >= 17 says error whatever the text: the higher of the two. Otherwise a known text wins, then the number,
    then INFO.
 """
