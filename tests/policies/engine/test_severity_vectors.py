@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lipservice_sdk.decision import Decision
 from lipservice_sdk.policy import policy_from_dict
 from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
 
@@ -38,9 +39,12 @@ def test_simulator_keeps_every_error_vector_and_drops_the_rest_under_an_all_zero
         for i, v in enumerate(VECTORS)
     ]
     kept: set[int] = set()
-    report = simulate(
-        policy=ZERO, records=records, price_per_gb=0.1, on_decision=lambda r, d: d.keep and kept.add(r.line_id)
-    )
+
+    def note(record: LogRecord, decision: Decision) -> None:
+        if decision.keep:
+            kept.add(record.line_id)
+
+    report = simulate(policy=ZERO, records=records, price_per_gb=0.1, on_decision=note)
     errors = {i for i, v in enumerate(VECTORS) if v["expected"] in ALWAYS_KEPT}
     assert kept == errors
     assert report.errors_total == report.errors_kept == len(errors)
