@@ -164,10 +164,10 @@ export function run(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS) {
     return convertHogToJS(result.result)
 }
 
-// A record over budget three times in a row is over budget; once may be this machine descheduling the process (the
+// A record over budget five times in a row is over budget; once may be this machine descheduling the process (the
 // VM's clock is wall time), which PostHog's dedicated workers do not see. A record whose own work exceeds the budget
 // exceeds it every time.
-export function runWithinBudget(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS, tries = 3) {
+export function runWithinBudget(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS, tries = 5) {
     for (let attempt = 1; ; attempt++) {
         try {
             return run(bytecode, globals, timeout)
@@ -208,7 +208,7 @@ export function time(bytecode, inputs, globalsList, rounds = 1, timeout = POSTHO
                 if (!(error instanceof Unfinished)) throw error
                 overBudgetOnce += 1
                 try {
-                    runWithinBudget(bytecode, { ...g, inputs }, timeout, 2)
+                    runWithinBudget(bytecode, { ...g, inputs }, timeout, 4)
                 } catch (again) {
                     if (!(again instanceof Unfinished)) throw again
                     unfinished += 1

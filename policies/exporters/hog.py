@@ -94,28 +94,64 @@ def _literal(token: str) -> bool:
     return token != WILDCARD and _TOKEN_PARTS.search(token) is None
 
 
-def pattern_index(templates: list[str]) -> dict[str, Any]:
-    """Positions (1-based, in the given order) of the templates a message can match, keyed by what it must carry.
+INDEX_DEPTH = 3
 
-    A template whose first two tokens are literal goes under `first2` ("a b"), else one with a literal first token
-    under `first`, else one with a literal last token under `last`; the rest are the `fallback`. A message whose
-    leading tokens are `a b` and last token `z` can only match templates under first2["a b"], first["a"], last["z"]
-    or in the fallback, since a literal token of a template faces exactly one token of the message."""
-    first2: dict[str, list[int]] = {}
-    first: dict[str, list[int]] = {}
-    last: dict[str, list[int]] = {}
-    fallback: list[int] = []
-    for position, template in enumerate(templates, start=1):
-        tokens = template.split()
-        if len(tokens) >= 2 and _literal(tokens[0]) and _literal(tokens[1]):
-            first2.setdefault(f"{tokens[0]} {tokens[1]}", []).append(position)
-        elif tokens and _literal(tokens[0]):
-            first.setdefault(tokens[0], []).append(position)
-        elif tokens and _literal(tokens[-1]):
-            last.setdefault(tokens[-1], []).append(position)
+
+def _index_key(tokens: list[str]) -> str | None:
+    """Where a template is filed: its longest literal prefix (up to INDEX_DEPTH tokens), else its literal last token."""
+    depth = 0
+    while depth < min(INDEX_DEPTH, len(tokens)) and _literal(tokens[depth]):
+        depth += 1
+    if depth:
+        return "F" + " ".join(tokens[:depth])
+    if tokens and _literal(tokens[-1]):
+        return "L" + tokens[-1]
+    inner = next((token for token in tokens if _literal(token)), None)
+    return None if inner is None else "A" + inner
+
+
+def pattern_index(templates: list[str], rates: list[float], ids: list[str]) -> dict[str, str]:
+    """The templates, in the given (SDK) order, as strings the Hog code searches natively.
+
+    Hog's VM turns every object it reads from `inputs` into its own maps on each record, so a policy held as
+    objects costs its whole size per record; strings cost nothing to read. `keys` holds one entry per index key,
+    `\\n<key>\\t<refs>`, where a key is `F` and the first one to INDEX_DEPTH literal tokens of a template, or `L`
+    and its last literal token; `anywhere` holds templates with neither by their first literal token (`A`), looked
+    up for every token of a message; `fallback` the refs of templates with no literal token. A ref is
+    `position:rate:id_at:id_len:regex_at:regex_len`, its position zero-padded so that refs sort as the SDK tries
+    templates, pointing into `ids` and `regexes`. A message with leading tokens `a b c` and last token `z` can only
+    match templates under `Fa`, `Fa b`, `Fa b c`, `Lz`, `A` and one of its tokens, or in the fallback: a literal
+    token of a template faces exactly one token of the message.
+    """
+    buckets: dict[str, list[str]] = {}
+    fallback: list[str] = []
+    id_text: list[str] = []
+    regex_text: list[str] = []
+    id_at = regex_at = 1
+    width = len(str(len(templates)))
+    for position, (template, rate, pattern_id) in enumerate(zip(templates, rates, ids, strict=True), start=1):
+        regex = template_to_raw_regex(template, spaces_normalized=True)
+        ref = f"{position:0{width}d}:{rate!r}:{id_at}:{len(pattern_id)}:{regex_at}:{len(regex)}"
+        id_text.append(pattern_id)
+        regex_text.append(regex)
+        id_at += len(pattern_id)
+        regex_at += len(regex)
+        key = _index_key(template.split())
+        if key is None:
+            fallback.append(ref)
         else:
-            fallback.append(position)
-    return {"first2": first2, "first": first, "last": last, "fallback": fallback}
+            buckets.setdefault(key, []).append(ref)
+    keys = "".join(f"\n{key}\t{','.join(refs)}" for key, refs in buckets.items() if key[0] != "A") + "\n"
+    anywhere = "".join(f"\n{key}\t{','.join(refs)}" for key, refs in buckets.items() if key[0] == "A") + "\n"
+    every = sorted(ref for refs in [*buckets.values(), fallback] for ref in refs)
+    return {
+        "keys": keys,
+        "anywhere": anywhere,
+        "fallback": ",".join(fallback),
+        "every": ",".join(every),
+        "ids": "".join(id_text),
+        "regexes": "".join(regex_text),
+    }
 
 
 def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
@@ -123,15 +159,9 @@ def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
     ordered = sorted(document.patterns, key=specificity)
     return {
         "version": document.version,
-        "patterns": [
-            {
-                "id": rule.id,
-                "regex": template_to_raw_regex(rule.template, spaces_normalized=True),
-                "rate": float(rule.rate),
-            }
-            for rule in ordered
-        ],
-        "index": pattern_index([rule.template for rule in ordered]),
+        "index": pattern_index(
+            [rule.template for rule in ordered], [float(rule.rate) for rule in ordered], [rule.id for rule in ordered]
+        ),
         "rare_spaces": _RARE_SPACES,
         "severity_rates": {name: float(rate) for name, rate in document.severity_rates.items()},
         "default_rate": float(document.default_rate),
@@ -162,6 +192,7 @@ def hog_source() -> str:
         "__WORD_CHARS__": _hog_dict(word_chars),
         "__TEXT_LIMIT__": str(TEXT_LIMIT),
         "__FATAL_NUMBER__": str(FATAL_NUMBER),
+        "__INDEX_DEPTH__": str(INDEX_DEPTH),
         "__RARE_SPACE_REGEX__": f"'[{rare_class}]'",
     }
     source = HOG_SOURCE_PATH.read_text()

@@ -227,7 +227,31 @@ def test_hog_policy_orders_patterns_most_specific_first() -> None:
             ],
         }
     )
-    assert [p["id"] for p in policy_to_hog_policy(document)["patterns"]] == ["narrow", "broad"]
+    index = policy_to_hog_policy(document)["index"]
+    assert index["ids"] == "narrowbroad"
+    assert index["every"].split(",")[0].startswith("1:0.9:1:6:")
+
+
+def test_hog_index_files_each_template_under_what_a_matching_message_must_carry() -> None:
+    document = policy_from_dict(
+        {
+            "service": "svc",
+            "patterns": [
+                {"id": "deep", "template": "GET /health <NUM> ms", "rate": 0.1},
+                {"id": "last", "template": "<NUM> bytes sent", "rate": 0.2},
+                {"id": "inner", "template": "<*> retry <NUM>", "rate": 0.3},
+                {"id": "none", "template": "<*> <NUM>", "rate": 0.4},
+            ],
+        }
+    )
+    index = policy_to_hog_policy(document)["index"]
+    keys = dict(line.split("\t") for line in index["keys"].split("\n") if line)
+    anywhere = dict(line.split("\t") for line in index["anywhere"].split("\n") if line)
+    ids = {ref.split(":")[0]: ref for ref in index["every"].split(",")}
+    assert set(keys) == {"FGET /health", "Lsent"}
+    assert set(anywhere) == {"Aretry"}
+    assert len(index["fallback"].split(",")) == 1
+    assert sorted(ids) == ["1", "2", "3", "4"]
 
 
 def test_template_regexes_match_the_raw_lines_of_the_shared_signature_vectors() -> None:

@@ -247,7 +247,6 @@ def test_policy_entry_keeps_anomaly_and_first_seen_out_of_the_stateless_transfor
     entry = policy_to_hog_policy(replace(policy, anomaly_boost=AnomalyBoost()))
     assert set(entry) == {
         "version",
-        "patterns",
         "severity_rates",
         "default_rate",
         "trace_consistent",
