@@ -75,11 +75,20 @@ class AttributePredicate:
         return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}.get(self.op, False)
 
 
+# A line carrying an exception (stdlib exc_info, structlog's `exception`, OpenTelemetry's `exception.*`) is kept
+# whatever its level: in every policy that does not list its own always-keep rules, and so in every generated one.
+EXCEPTION_KEEP: tuple[AttributePredicate, ...] = (
+    AttributePredicate("exception.type", "exists", None),
+    AttributePredicate("exception.message", "exists", None),
+    AttributePredicate("exception.stacktrace", "exists", None),
+)
+
+
 @dataclass(frozen=True)
 class KeepRules:
     first_per_pattern: bool = True
     window_seconds: int = 300
-    attributes: tuple[AttributePredicate, ...] = (AttributePredicate("http.status_code", "gte", 500),)
+    attributes: tuple[AttributePredicate, ...] = (AttributePredicate("http.status_code", "gte", 500), *EXCEPTION_KEEP)
     # Also the first line of each template key (signature) per window: a miner may merge kinds that differ only
     # in a literal word (`from RUNNING to FAILED`), and the key still tells them apart.
     first_per_signature: bool = True
