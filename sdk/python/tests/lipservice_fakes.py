@@ -134,6 +134,8 @@ class OtlpServer(_Server):
         self.token = token
         self.logs: list[ReceivedLog] = []
         self.rejected = 0
+        self.unavailable_until = 0.0  # time.monotonic() before which every export is answered 503
+        self.unavailable_answers = 0
 
     def respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -144,6 +146,10 @@ class OtlpServer(_Server):
             with self.lock:
                 self.rejected += 1
             return 401, {}, b""
+        with self.lock:
+            if time.monotonic() < self.unavailable_until:
+                self.unavailable_answers += 1
+                return 503, {"Retry-After": "1"}, b""
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         request = ExportLogsServiceRequest.FromString(body)
