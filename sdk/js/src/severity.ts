@@ -1,0 +1,80 @@
+/** The one severity reading, from sdk/testdata/severity_rules.json (exported from lipservice_sdk.severity). */
+
+import rules from "../../testdata/severity_rules.json";
+
+export type Severity = "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "FATAL";
+
+export const SEVERITIES = rules.severities as readonly Severity[];
+const RANK = new Map<string, number>(SEVERITIES.map((name, index) => [name, index]));
+const ALWAYS = new Set<string>(rules.always_kept);
+const SPELLINGS = new Map<string, Severity>(Object.entries(rules.spellings as Record<string, Severity>));
+const BUCKETS = rules.number_buckets as { min: number; max: number | null; severity: Severity }[];
+const ERROR_RANK = RANK.get("ERROR")!;
+const DEFAULT = rules.default as Severity;
+const WORD = new RegExp(rules.word_pattern, "g");
+const TRAILING_DIGITS = /[0-9]+$/;
+const ALL_DIGITS = /^[0-9]+$/;
+
+export function isAlwaysKept(severity: string): boolean {
+  return ALWAYS.has(severity);
+}
+
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === "string" && RANK.has(value);
+}
+
+export function severityFromNumber(number: number | null | undefined): Severity | null {
+  if (number === null || number === undefined || !(number >= 1)) return null;
+  for (const bucket of BUCKETS) {
+    if (number >= bucket.min && (bucket.max === null || number <= bucket.max)) return bucket.severity;
+  }
+  return null;
+}
+
+/** The bucket a level text names, or null when it names none we know. */
+export function severityOfText(text: string | null | undefined): Severity | null {
+  if (!text) return null;
+  const words = text.toLowerCase().match(WORD);
+  if (!words) return null;
+  if (words.length === 1 && ALL_DIGITS.test(words[0]!)) return severityFromNumber(Number.parseInt(words[0]!, 10));
+  const whole = SPELLINGS.get(words.join(" "));
+  if (whole !== undefined) return whole;
+  let best: Severity | null = null;
+  for (const word of words) {
+    if (ALL_DIGITS.test(word)) continue;
+    const hit = SPELLINGS.get(word) ?? SPELLINGS.get(word.replace(TRAILING_DIGITS, ""));
+    if (hit !== undefined && (best === null || RANK.get(hit)! > RANK.get(best)!)) best = hit;
+  }
+  return best;
+}
+
+function asNumber(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) ? Math.trunc(value) : null;
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "string") {
+    const text = value.trim();
+    return ALL_DIGITS.test(text) ? Number.parseInt(text, 10) : null;
+  }
+  return null;
+}
+
+/** The bucket of a record from its severity text and number: a number >= 17 says error whatever the text. */
+export function readSeverity(text?: unknown, number?: unknown, fallback: Severity = DEFAULT): Severity {
+  const fromNumber = severityFromNumber(asNumber(number));
+  const fromText = typeof text === "string" ? severityOfText(text) : null;
+  if (fromNumber !== null && RANK.get(fromNumber)! >= ERROR_RANK) {
+    return fromText !== null && RANK.get(fromText)! > RANK.get(fromNumber)! ? fromText : fromNumber;
+  }
+  return fromText ?? fromNumber ?? fallback;
+}
+
+/** A level name in any known spelling, or an OTLP severity number. */
+export function normalizeSeverity(value: unknown, fallback: Severity = DEFAULT): Severity {
+  if (typeof value === "number") return readSeverity(null, value, fallback);
+  return readSeverity(value, null, fallback);
+}
+
+/** The OTLP severity_number at the start of a bucket. */
+export function severityNumber(severity: Severity): number {
+  return RANK.get(severity)! * 4 + 1;
+}
