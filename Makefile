@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lipservice.settings
 
-.PHONY: install node run test lint format services demo frontend-check clean
+.PHONY: install node node-sdk run test lint format services demo frontend-check clean
 
 install: $(VENV)/.installed
 
@@ -39,8 +39,12 @@ run: install
 	@echo ""
 	$(VENV)/bin/gunicorn lipservice.wsgi --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile -
 
-test: install node services
+test: install node services node-sdk
 	$(PY) -m pytest
+
+# The JavaScript SDK (sdk/js): its own locked dependencies, build and node:test suite (parity runs the Python SDK).
+node-sdk: install
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && LIPSERVICE_PYTHON=$(CURDIR)/$(PY) npm test --silent
 
 lint: install node
 	$(VENV)/bin/ruff check .
