@@ -41,7 +41,7 @@ export function lipserviceStream(
             traceId: trace.traceId,
             spanId: trace.spanId,
             traceFlags: trace.traceFlags,
-            attributes: undefined as Record<string, unknown> | undefined,
+            attributes: record as Record<string, unknown> | undefined,
           };
           const decision = handle.decide(event);
           keep = decision.keep;

@@ -45,7 +45,7 @@ export function pinoOptions(
             traceId: trace.traceId,
             spanId: trace.spanId,
             traceFlags: trace.traceFlags,
-            attributes: undefined,
+            attributes: fields ?? undefined,
           };
           const decision = handle.decide(event);
           keep = decision.keep;

@@ -43,7 +43,7 @@ export function lipserviceFormat(handle: AdaptiveLogging, options: { exportLines
           traceId: trace.traceId,
           spanId: trace.spanId,
           traceFlags: trace.traceFlags,
-          attributes: undefined as Record<string, unknown> | undefined,
+          attributes: fields as Record<string, unknown> | undefined,
         };
         const decision = handle.decide(event);
         if (exportLines && handle.exporting && (decision.keep || trace.traceId)) {
