@@ -44,6 +44,7 @@ export interface OtlpSinkOptions {
 
 class SpoolingExporter implements LogRecordExporter {
   readonly spool: ReadableLogRecord[] = [];
+  inflight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private backoffMs = RESEND_MIN_MS;
   private resending: Promise<boolean> | null = null;
@@ -65,8 +66,10 @@ class SpoolingExporter implements LogRecordExporter {
 
   private send(records: ReadableLogRecord[], after: (ok: boolean) => void): void {
     const counters = this.sink.counters;
+    this.inflight += 1;
     try {
       this.inner.export(records, (result: ExportResult) => {
+        this.inflight -= 1;
         if (result.code === 0) {
           counters.add("exported", records.length);
           after(true);
@@ -78,6 +81,7 @@ class SpoolingExporter implements LogRecordExporter {
         after(false);
       });
     } catch {
+      this.inflight -= 1;
       counters.add("internal_errors");
       this.hold(records.filter((record) => (record.severityNumber ?? 0) >= ERROR_NUMBER));
       after(false);
@@ -228,10 +232,13 @@ export class OtlpSink implements Sink {
     return true;
   }
 
+  /** Hand over what is queued, wait for the exports in flight, and try the spool once; true when all went out. */
   async flush(deadlineMs: number): Promise<boolean> {
     await this.provider.forceFlush();
-    if (this.exporter.spool.length > 0 && Date.now() < deadlineMs) await this.exporter.resend();
-    return this.exporter.spool.length === 0;
+    const exporter = this.exporter;
+    while (exporter.inflight > 0 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
+    if (exporter.spool.length > 0 && Date.now() < deadlineMs) await exporter.resend();
+    return exporter.spool.length === 0 && exporter.inflight === 0;
   }
 
   async shutdown(deadlineMs: number): Promise<boolean> {

@@ -6,13 +6,14 @@ import importlib.util
 import json
 import re
 from pathlib import Path
+from types import ModuleType
 
 from lipservice_sdk.signature import MASKING_RULES
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
 
 
-def _generator():  # type: ignore[no-untyped-def]
+def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_signature_rules", TESTDATA / "make_signature_rules.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
