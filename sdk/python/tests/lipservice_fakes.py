@@ -66,7 +66,7 @@ class ReceivedLog:
 
 
 def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int(request.rfile.readline().split(b";")[0].strip() or b"0", 16)
         if size == 0:
