@@ -64,7 +64,7 @@ class SpoolingExporter implements LogRecordExporter {
     });
   }
 
-  private send(records: ReadableLogRecord[], after: (ok: boolean) => void): void {
+  private send(records: ReadableLogRecord[], after: (ok: boolean) => void, again = false): void {
     const counters = this.sink.counters;
     this.inflight += 1;
     try {
@@ -77,22 +77,22 @@ class SpoolingExporter implements LogRecordExporter {
         }
         const errors = records.filter((record) => (record.severityNumber ?? 0) >= ERROR_NUMBER);
         counters.add("export_failed", records.length - errors.length);
-        this.hold(errors);
+        this.hold(errors, again);
         after(false);
       });
     } catch {
       this.inflight -= 1;
       counters.add("internal_errors");
-      this.hold(records.filter((record) => (record.severityNumber ?? 0) >= ERROR_NUMBER));
+      this.hold(records.filter((record) => (record.severityNumber ?? 0) >= ERROR_NUMBER), again);
       after(false);
     }
   }
 
   /** Kept errors that did not go out wait here, oldest dropped first past the bound, and are tried again later. */
-  hold(records: ReadableLogRecord[]): void {
+  hold(records: ReadableLogRecord[], again = false): void {
     if (records.length === 0) return;
     this.spool.push(...records);
-    this.sink.counters.add("spooled", records.length);
+    if (!again) this.sink.counters.add("spooled", records.length);
     const over = this.spool.length - this.maxSpool;
     if (over > 0) {
       this.spool.splice(0, over);
@@ -116,7 +116,7 @@ class SpoolingExporter implements LogRecordExporter {
     this.resending = (async () => {
       while (this.spool.length > 0) {
         const batch = this.spool.splice(0, this.batchSize);
-        const ok = await new Promise<boolean>((resolve) => this.send(batch, resolve));
+        const ok = await new Promise<boolean>((resolve) => this.send(batch, resolve, true));
         // A failed batch was put back at the end by hold(); the order of errors in PostHog is by timestamp anyway.
         if (!ok) {
           this.backoffMs = Math.min(RESEND_MAX_MS, this.backoffMs * 2);
