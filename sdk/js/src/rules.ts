@@ -1,7 +1,7 @@
 /** The masking rules, loaded from sdk/testdata/signature_rules.json (exported from lipservice_sdk.signature) and
  * translated from Python's `re` / RE2 spelling into JavaScript RegExp once, at load. */
 
-import document from "../../testdata/signature_rules.json";
+import { max_message_chars, rules, wildcard } from "../../testdata/signature_rules.json";
 
 export interface RuleData {
   name: string;
@@ -19,9 +19,9 @@ export interface CompiledRule {
   requiresDigit: boolean;
 }
 
-export const MAX_MESSAGE_CHARS: number = document.max_message_chars;
-export const WILDCARD: string = document.wildcard;
-export const RULES: readonly RuleData[] = document.rules;
+export const MAX_MESSAGE_CHARS: number = max_message_chars;
+export const WILDCARD: string = wildcard;
+export const RULES: readonly RuleData[] = rules;
 
 /**
  * A Python `re` pattern as a JavaScript one with the `u` flag (so classes and counts see code points, as Python
@@ -93,8 +93,8 @@ export function translateReplacement(template: string): string {
   return out;
 }
 
-export function compileRules(rules: readonly RuleData[] = RULES): CompiledRule[] {
-  return rules.map((rule) => ({
+export function compileRules(list: readonly RuleData[] = RULES): CompiledRule[] {
+  return list.map((rule) => ({
     name: rule.name,
     regex: new RegExp(translatePattern(rule.pattern), "gu"),
     replacement: translateReplacement(rule.placeholder),

@@ -11,6 +11,7 @@ export {
   templateMatchesKey,
 } from "./signature.js";
 export {
+  DEFAULT_SEVERITY,
   SEVERITIES,
   type Severity,
   isAlwaysKept,

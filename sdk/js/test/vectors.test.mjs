@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
-  PythonRandom, normalizeSeverity, readSeverity, referenceTemplateKey, signature, signatureOfKey, templateKey,
+  DEFAULT_SEVERITY, PythonRandom, normalizeSeverity, readSeverity, referenceTemplateKey, signature, signatureOfKey, templateKey,
 } from "../dist/index.js";
 
 const testdata = new URL("../../testdata/", import.meta.url);
@@ -32,6 +32,10 @@ test("every severity vector reads as its bucket", () => {
   assert.ok(severity.vectors.length > 50);
   const failures = severity.vectors.filter((v) => readSeverity(v.text, v.number) !== v.expected);
   assert.deepEqual(failures, []);
+});
+
+test("the default severity is the rules file's", () => {
+  assert.equal(DEFAULT_SEVERITY, JSON.parse(readFileSync(new URL("severity_rules.json", testdata), "utf8")).default);
 });
 
 test("normalizeSeverity reads a text or a number", () => {
