@@ -6,7 +6,7 @@ import { Decider, parsePolicy, traceUnit } from "../dist/index.js";
 import { python } from "./python.mjs";
 
 const TRACES = Array.from({ length: 3000 }, (_, i) =>
-  i % 3 === 0 ? `${(i * 2654435761) % 2 ** 32}`.padStart(32, "0") : i % 3 === 1 ? `Trace-${i}-ABC ` : crypto.randomUUID(),
+  i % 3 === 0 ? `${((i + 1) * 2654435761) % 2 ** 32}`.padStart(32, "0") : i % 3 === 1 ? `Trace-${i}-ABC ` : crypto.randomUUID(),
 );
 const RATE = 0.3;
 // Each service has its own pattern at the same rate; first-line keeping is off so the rate alone decides.
