@@ -6,6 +6,7 @@ import {
   number_buckets,
   severities,
   spellings,
+  text_limit,
   word_pattern,
 } from "../../testdata/severity_rules.json";
 
@@ -23,6 +24,19 @@ export const DEFAULT_SEVERITY: Severity = "INFO";
 const DEFAULT = DEFAULT_SEVERITY;
 const WORD = new RegExp(word_pattern, "g");
 const TRAILING_DIGITS = /[0-9]+$/;
+const TEXT_LIMIT: number = text_limit;
+
+/** The first `limit` code points (Python slices code points, JavaScript strings are UTF-16). */
+function firstCodePoints(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  let units = 0;
+  for (let points = 0; points < limit && units < text.length; points++) {
+    const code = text.charCodeAt(units);
+    const next = text.charCodeAt(units + 1);
+    units += code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+  }
+  return text.slice(0, units);
+}
 const ALL_DIGITS = /^[0-9]+$/;
 
 export function isAlwaysKept(severity: string): boolean {
@@ -44,7 +58,8 @@ export function severityFromNumber(number: number | null | undefined): Severity 
 /** The bucket a level text names, or null when it names none we know. */
 export function severityOfText(text: string | null | undefined): Severity | null {
   if (!text) return null;
-  const words = text.toLowerCase().match(WORD);
+  // Only the start of a level text is read, so a hostile text costs the same everywhere.
+  const words = firstCodePoints(text.toLowerCase(), TEXT_LIMIT).match(WORD);
   if (!words) return null;
   if (words.length === 1 && ALL_DIGITS.test(words[0]!)) return severityFromNumber(Number.parseInt(words[0]!, 10));
   const whole = SPELLINGS.get(words.join(" "));
