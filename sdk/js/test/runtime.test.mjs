@@ -111,3 +111,23 @@ test("Retry-After is read as seconds or an HTTP date, capped", () => {
   assert.equal(parseRetryAfter(new Date(Date.now() + 5_000).toUTCString()) > 3, true);
   assert.equal(parseRetryAfter("soon"), null);
 });
+
+test("kept lines still queued when the event loop empties are sent before the process exits", async () => {
+  let bodies = 0;
+  const server = await serve((req, res, body) => {
+    bodies += body.length > 0 ? 1 : 0;
+    res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+  });
+  const script = `
+    import { configureAdaptiveLogging } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+    const h = configureAdaptiveLogging({ serviceName: "exit", posthogToken: "phc_1", posthogHost: process.argv[1], exportDelayMs: 60000 });
+    h.handle({ message: "last words", level: "ERROR", timestamp: Date.now() / 1000 });`;
+  const { execFile } = await import("node:child_process");
+  const started = Date.now();
+  await new Promise((resolve, reject) =>
+    execFile(process.execPath, ["--input-type=module", "-e", script, server.url], (error) => (error ? reject(error) : resolve())),
+  );
+  assert.equal(bodies, 1);
+  assert.ok(Date.now() - started < 10_000);
+  await server.close();
+});
