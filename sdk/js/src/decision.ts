@@ -3,7 +3,7 @@
 import { type PatternRule, type PolicyDocument, predicateMatches } from "./policy.js";
 import { PythonRandom } from "./random.js";
 import { type Severity, isAlwaysKept, isSeverity, normalizeSeverity } from "./severity.js";
-import { WILDCARD, signature as lineSignature, templateMatches } from "./signature.js";
+import { WILDCARD, signature as lineSignature, splitPython, templateMatches } from "./signature.js";
 import { sha256Words } from "./sha256.js";
 
 export const RATE_ATTRIBUTE = "lipservice.sample_rate";
@@ -60,7 +60,7 @@ export function traceUnit(traceId: string | null | undefined): number | null {
 
 /** Most literal tokens first, then by id: the order templates are tried in. */
 function specificity(a: PatternRule, b: PatternRule): number {
-  const literal = (rule: PatternRule) => rule.template.split(/\s+/).filter((t) => t && t !== WILDCARD).length;
+  const literal = (rule: PatternRule) => splitPython(rule.template).filter((t) => t !== WILDCARD).length;
   const diff = literal(b) - literal(a);
   if (diff !== 0) return diff;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -101,7 +101,8 @@ function compileTemplate(template: string): Element[] {
   return elements;
 }
 
-function splitPython(text: string): string[] {
+/** str.split() with no separator, as Python splits templates. */
+export function splitPython(text: string): string[] {
   return text.split(PY_WHITESPACE).filter((token) => token !== "");
 }
 
