@@ -16,13 +16,13 @@ const logger = pino({ ...pinoOptions(lipservice), level: "debug" });
 
 const app = express();
 app.use((req, res, next) => {
-  // A trace id on the line groups a request's lines (the active OpenTelemetry span wins when there is one).
+  // A child's trace id groups a request's lines (the active OpenTelemetry span wins when there is one).
   req.log = logger.child({ trace_id: req.get("x-request-id") });
-  res.on("finish", () => logger.info({ "http.status_code": res.statusCode }, "%s %s %d", req.method, req.path, res.statusCode));
+  res.on("finish", () => req.log.info({ "http.status_code": res.statusCode }, "%s %s %d", req.method, req.path, res.statusCode));
   next();
 });
 app.get("/orders/:id", (req, res) => {
-  logger.debug({ trace_id: req.get("x-request-id") }, "loading order %s", req.params.id);
+  req.log.debug("loading order %s", req.params.id);
   res.json({ id: req.params.id });
 });
 

@@ -1,5 +1,6 @@
 /** pino: `pino({ ...pinoOptions(handle), ... })`. The decision is made in `hooks.logMethod`, before pino serialises
- * anything, so a dropped call costs the decision alone. */
+ * anything, so a dropped call costs the decision alone. A child logger's bindings are read once per child (a later
+ * `setBindings` is not seen). */
 
 import type { AdaptiveLogging, LogEvent } from "./core.js";
 import { attributesOf, traceFrom } from "./events.js";
@@ -13,6 +14,23 @@ export interface PinoOptionsExtra {
 }
 
 const SKIP = new Set(["msg", "message", "level", "time", "pid", "hostname"]);
+// A child logger's bindings (`logger.child({ trace_id })`), read once per logger: pino parses them on each call.
+const BINDINGS = new WeakMap<object, Record<string, unknown> | null>();
+
+function bindingsOf(logger: unknown): Record<string, unknown> | null {
+  if (logger === null || typeof logger !== "object") return null;
+  let found = BINDINGS.get(logger);
+  if (found === undefined) {
+    const read = (logger as { bindings?: () => Record<string, unknown> }).bindings;
+    try {
+      found = typeof read === "function" ? read.call(logger) : null;
+    } catch {
+      found = null;
+    }
+    BINDINGS.set(logger, found ?? null);
+  }
+  return found ?? null;
+}
 
 export function pinoOptions(
   handle: AdaptiveLogging,
@@ -37,7 +55,9 @@ export function pinoOptions(
           } else {
             message = typeof first === "string" ? interpolate(first, args, 1) : String(first ?? "");
           }
-          const trace = traceFrom(fields);
+          let trace = traceFrom(fields);
+          const bindings = bindingsOf(this);
+          if (trace.traceId === null && bindings !== null) trace = traceFrom(bindings);
           event = {
             message,
             level: severityOfLevelNumber(level),
@@ -50,7 +70,7 @@ export function pinoOptions(
           const decision = handle.decide(event);
           keep = decision.keep;
           if (exportLines && handle.exporting && (keep || trace.traceId)) {
-            event.attributes = attributesOf(fields, SKIP);
+            event.attributes = bindings === null ? attributesOf(fields, SKIP) : { ...attributesOf(bindings, SKIP), ...attributesOf(fields, SKIP) };
             handle.record(event, decision, true);
           } else {
             handle.record(event, decision, false);

@@ -63,6 +63,24 @@ test("pino: dropped calls are never written, errors and warnings always are", as
   await handle.shutdown();
 });
 
+test("pino: a child logger's trace id decides its lines together", async () => {
+  const handle = offline({ policy: { ...POLICY, severity_rates: { INFO: 0.5 } } });
+  const { stream, lines } = sinkStream();
+  const root = pino(pinoOptions(handle), stream);
+  const { traceUnit } = await import("../dist/index.js");
+  const traces = Array.from({ length: 40 }, (_, i) => `${i + 1}`.padStart(32, "a"));
+  for (const trace of traces) {
+    const child = root.child({ trace_id: trace });
+    for (let j = 0; j < 5; j++) child.info("step %d of the request", j);
+  }
+  await new Promise((r) => setImmediate(r));
+  const keptTraces = new Set(lines.map((l) => l.trace_id));
+  assert.deepEqual([...keptTraces].sort(), traces.filter((t) => traceUnit(t) < 0.5).sort());
+  assert.ok(keptTraces.size > 0 && keptTraces.size < traces.length);
+  assert.equal(lines.length, keptTraces.size * 5);
+  await handle.shutdown();
+});
+
 test("winston: the format returns false for dropped lines", async () => {
   const handle = offline();
   const { stream, lines } = sinkStream();
