@@ -131,3 +131,24 @@ test("kept lines still queued when the event loop empties are sent before the pr
   assert.ok(Date.now() - started < 10_000);
   await server.close();
 });
+
+test("a stats batch the server finds too large is split in two, each half with its own batch id", async () => {
+  const posts = [];
+  const server = await serve((req, res, body) => {
+    if (req.url !== "/api/v1/patterns/stats") return res.writeHead(404).end();
+    const payload = JSON.parse(body);
+    posts.push(payload);
+    res.writeHead(payload.stats.length > 2 ? 413 : 202).end("{}");
+  });
+  const handle = configureAdaptiveLogging({
+    serviceName: "shop", lipserviceUrl: server.url, cacheDir: mkdtempSync(join(tmpdir(), "ls-")),
+    statsIntervalMs: 60_000, refreshIntervalMs: 60_000, flushOnExit: false,
+  });
+  for (let i = 0; i < 4; i++) handle.handle({ message: `kind ${"abcd"[i]} happened`, level: "INFO", timestamp: 1_780_000_000 });
+  assert.equal(await handle.flush(5_000), true);
+  assert.deepEqual(posts.map((p) => p.stats.length), [4, 2, 2]);
+  assert.equal(new Set(posts.map((p) => p.batch_id)).size, 3);
+  assert.equal(posts.slice(1).reduce((n, p) => n + p.stats.reduce((m, e) => m + e.seen, 0), 0), 4);
+  await handle.shutdown(500);
+  await server.close();
+});
