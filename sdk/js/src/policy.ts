@@ -1,5 +1,12 @@
 /** The `lipservice.policy/v1` document: strict parsing with defaults, as lipservice_sdk.policy reads it. */
 
+import {
+  anomaly_boost as defaultAnomalyBoost,
+  default_rate as defaultRate,
+  error_context as defaultErrorContext,
+  keep as defaultKeep,
+  trace_consistent as defaultTraceConsistent,
+} from "../../testdata/policy_defaults.json";
 import { SEVERITIES, type Severity } from "./severity.js";
 
 export const SCHEMA = "lipservice.policy/v1";
@@ -173,11 +180,11 @@ class Reader {
       generated_at: this.get(body, "generated_at", "$", "", string),
       severity_rates: this.severityRates(body.severity_rates, "$.severity_rates"),
       patterns: this.patterns(body.patterns ?? [], "$.patterns"),
-      default_rate: this.get(body, "default_rate", "$", 1, rate),
+      default_rate: this.get(body, "default_rate", "$", defaultRate, rate),
       keep: this.keep(body.keep ?? {}, "$.keep"),
       anomaly_boost: this.anomalyBoost(body.anomaly_boost ?? {}, "$.anomaly_boost"),
       error_context: this.errorContext(body.error_context ?? {}, "$.error_context"),
-      trace_consistent: this.get(body, "trace_consistent", "$", true, boolean),
+      trace_consistent: this.get(body, "trace_consistent", "$", defaultTraceConsistent, boolean),
       reasoning: this.get(body, "reasoning", "$", "", string),
     };
   }
@@ -221,8 +228,8 @@ class Reader {
     const body = this.obj(data, path, ["first_per_pattern", "first_per_signature", "window_seconds", "attributes"]);
     if (body === null) return defaults;
     return {
-      first_per_pattern: this.get(body, "first_per_pattern", path, true, boolean),
-      first_per_signature: this.get(body, "first_per_signature", path, true, boolean),
+      first_per_pattern: this.get(body, "first_per_pattern", path, defaults.first_per_pattern, boolean),
+      first_per_signature: this.get(body, "first_per_signature", path, defaults.first_per_signature, boolean),
       window_seconds: this.get(body, "window_seconds", path, defaults.window_seconds, nonNegativeInt),
       attributes: "attributes" in body ? this.predicates(body.attributes, `${path}.attributes`) : defaults.attributes,
     };
@@ -252,7 +259,7 @@ class Reader {
   }
 
   anomalyBoost(data: unknown, path: string): AnomalyBoost {
-    const defaults: AnomalyBoost = { enabled: true, factor: 10, threshold: 3, duration_seconds: 600 };
+    const defaults: AnomalyBoost = { ...defaultAnomalyBoost };
     const body = this.obj(data, path, ["enabled", "factor", "threshold", "duration_seconds"]);
     if (body === null) return defaults;
     return {
@@ -264,7 +271,7 @@ class Reader {
   }
 
   errorContext(data: unknown, path: string): ErrorContext {
-    const defaults: ErrorContext = { enabled: false, lines_per_trace: 50, seconds: 10 };
+    const defaults: ErrorContext = { ...defaultErrorContext };
     const body = this.obj(data, path, ["enabled", "lines_per_trace", "seconds"]);
     if (body === null) return defaults;
     return {
@@ -275,12 +282,11 @@ class Reader {
   }
 }
 
+/** What lipservice_sdk.policy fills in, from sdk/testdata/policy_defaults.json (generated from it). */
 function defaultKeepRules(): KeepRules {
   return {
-    first_per_pattern: true,
-    first_per_signature: true,
-    window_seconds: 300,
-    attributes: [{ attribute: "http.status_code", op: "gte", value: 500 }],
+    ...defaultKeep,
+    attributes: defaultKeep.attributes.map((predicate) => ({ ...predicate, op: predicate.op as PredicateOp })),
   };
 }
 

@@ -51,3 +51,20 @@ test("an unset trace id (zeros) falls back to a draw", () => {
   assert.equal(traceUnit("  "), null);
   assert.equal(traceUnit("ABC"), traceUnit(" abc "));
 });
+
+test("a document that leaves fields out means what it means to Python", async () => {
+  const { parsePolicy: parse } = await import("../dist/index.js");
+  const docs = [{ service: "x" }, { service: "x", keep: { window_seconds: 60 }, anomaly_boost: { factor: 2 } }];
+  const py = JSON.parse(
+    execFileSync(python(), ["-c", `
+import json, sys
+from lipservice_sdk.policy import policy_from_dict, policy_to_dict
+print(json.dumps([policy_to_dict(policy_from_dict(d)) for d in json.load(sys.stdin)]))`], { input: JSON.stringify(docs), encoding: "utf8" }),
+  );
+  docs.forEach((doc, i) => {
+    const mine = parse(doc);
+    for (const field of ["keep", "anomaly_boost", "error_context", "default_rate", "trace_consistent"]) {
+      assert.deepEqual(mine[field], py[i][field], field);
+    }
+  });
+});

@@ -1,4 +1,5 @@
-"""The committed masking-rules file that other SDKs load is exactly what lipservice_sdk.signature defines."""
+"""The committed data files that other SDKs load (masking rules, policy defaults) are exactly what lipservice_sdk
+defines."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from lipservice_sdk.signature import MASKING_RULES
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_signature_rules", TESTDATA / "make_signature_rules.py")
+def _generator(name: str = "make_signature_rules") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, TESTDATA / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,3 +34,8 @@ def test_rules_file_lists_every_rule_in_order() -> None:
     ]
     for rule in rules:
         re.compile(rule["pattern"])
+
+
+def test_committed_policy_defaults_equal_the_generated_ones() -> None:
+    committed = (TESTDATA / "policy_defaults.json").read_text(encoding="utf-8")
+    assert committed == _generator("make_policy_defaults").render(), "run python sdk/testdata/make_policy_defaults.py"
