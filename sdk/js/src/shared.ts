@@ -10,6 +10,7 @@ export {
   templateMatches,
   templateMatchesKey,
 } from "./signature.js";
+export { translatePattern, translateReplacement } from "./rules.js";
 export {
   DEFAULT_SEVERITY,
   SEVERITIES,

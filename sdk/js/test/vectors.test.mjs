@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
-  DEFAULT_SEVERITY, PythonRandom, normalizeSeverity, readSeverity, referenceTemplateKey, signature, signatureOfKey, templateKey,
+  DEFAULT_SEVERITY, PythonRandom, normalizeSeverity, translatePattern, translateReplacement, readSeverity, referenceTemplateKey, signature, signatureOfKey, templateKey,
 } from "../dist/index.js";
 
 const testdata = new URL("../../testdata/", import.meta.url);
@@ -49,4 +49,16 @@ test("a seeded draw sequence is Python's random.Random(seed)", () => {
   const rng = new PythonRandom(42);
   assert.deepEqual([rng.random(), rng.random(), rng.random()], [0.6394267984578837, 0.025010755222666936, 0.27502931836911926]);
   assert.equal(new PythonRandom(2n ** 40n + 5n).random(), 0.5043802970418443);
+});
+
+test("Python regex spelling is translated to what it means in Python, or refused", () => {
+  const sub = (pattern, replacement, text) =>
+    text.replace(new RegExp(translatePattern(pattern), "gu"), translateReplacement(replacement));
+  assert.equal(sub("a$", "X", "a\n"), "X\n"); // Python's $ also matches before a final newline
+  assert.equal(sub("a.c", "X", "a\rc a\nc"), "X a\nc"); // . excludes only \n in Python
+  assert.equal(sub("(^|[^0-9])([0-9]+)", "\\1<\\2>$", "x12 3"), "x<12>$ <3>$");
+  assert.equal(sub("[\\]x]+", "-", "a]]xb"), "a-b"); // an escaped ] inside a class
+  for (const bad of ["\\d+", "\\w", "\\bfoo", "(?P<n>x)", "(?i)x", "x\\Z"]) {
+    assert.throws(() => translatePattern(bad), Error, bad);
+  }
 });
