@@ -171,9 +171,11 @@ export class AdaptiveLogging {
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private polling: Promise<void> | null = null;
   private closed = false;
+  private readonly readPolicyFile: ((path: string) => string) | undefined;
 
   constructor(options: AdaptiveOptions, platform: Platform = {}) {
     this.options = resolveOptions(options);
+    this.readPolicyFile = platform.readPolicyFile;
     const o = this.options;
     if (o.lipserviceUrl !== undefined) {
       this.client = new LipServiceClient(o.lipserviceUrl, o.apiKey, o.requestTimeoutMs, `${SDK_NAME}/${SDK_VERSION}`);
@@ -247,9 +249,10 @@ export class AdaptiveLogging {
     return this.sink !== null && !this.closed;
   }
 
-  /** Replace the policy by hand (the poller replaces it again when the server has a new one). */
+  /** Replace the policy by hand (the poller replaces it again when the server has a new one); throws
+   * PolicyFormatError for an invalid document. */
   setPolicy(policy: PolicySource | null): void {
-    const document = policyOf(policy, undefined);
+    const document = policyOf(policy, this.readPolicyFile);
     this.applyPolicy(document, document?.etag ?? "");
   }
 

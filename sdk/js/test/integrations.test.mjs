@@ -201,3 +201,19 @@ test("the trace id comes from the active OpenTelemetry span, else from a record 
   });
   context.disable();
 });
+
+test("setPolicy takes a document or, in Node, a policy file", async () => {
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const file = join(mkdtempSync(join(tmpdir(), "ls-policy-")), "policy.json");
+  writeFileSync(file, JSON.stringify({ ...POLICY, version: 9 }));
+  const handle = offline();
+  handle.setPolicy(file);
+  assert.equal(handle.policy.version, 9);
+  handle.setPolicy({ service: "shop", version: 10 });
+  assert.equal(handle.policy.version, 10);
+  assert.throws(() => handle.setPolicy({ service: "shop", default_rate: 7 }), /default_rate/);
+  assert.equal(handle.policy.version, 10);
+  await handle.shutdown();
+});
