@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lipservice.settings
 
-.PHONY: install install-dev check-runtime node run test lint format services demo frontend-check clean
+.PHONY: install install-dev check-runtime node node-sdk run test lint format services demo frontend-check clean
 
 # What serving needs (`make run`); the development extras (test, lint, browser and load tools) come with install-dev.
 install: $(VENV)/.installed
@@ -50,8 +50,12 @@ run: install
 	@echo ""
 	$(VENV)/bin/gunicorn lipservice.wsgi --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile -
 
-test: install-dev node services
+test: install-dev node services node-sdk
 	$(PY) -m pytest
+
+# The JavaScript SDK (sdk/js): its own locked dependencies, build and node:test suite (parity runs the Python SDK).
+node-sdk: install
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && LIPSERVICE_PYTHON=$(CURDIR)/$(PY) npm test --silent
 
 lint: install-dev node
 	$(VENV)/bin/ruff check .

@@ -65,6 +65,17 @@ class ReceivedLog:
     trace_id: str
 
 
+def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        size = int(request.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            request.rfile.readline()
+            return b"".join(chunks)
+        chunks.append(request.rfile.read(size))
+        request.rfile.readline()
+
+
 class _Server:
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -102,8 +113,11 @@ class _Server:
         self.httpd.server_close()
 
     def _dispatch(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
+        if request.headers.get("Transfer-Encoding", "").lower() == "chunked":  # Node's HTTP client streams gzip
+            body = _read_chunked(request)
+        else:
+            length = int(request.headers.get("Content-Length") or 0)
+            body = request.rfile.read(length) if length else b""
         with self.lock:
             self.arrivals.append(request.path)
         if self.hang:
