@@ -6,15 +6,26 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := lipservice.settings
 
-.PHONY: install node run test lint format services demo frontend-check clean
+.PHONY: install install-dev check-runtime node node-sdk run test lint format services demo frontend-check clean
 
+# What serving needs (`make run`); the development extras (test, lint, browser and load tools) come with install-dev.
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e sdk/python -e '.[dev]'
+	$(PY) -m pip install --quiet -e sdk/python -e .
 	@touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Fails when the environment holds a development-only package (run it on a fresh `make install`).
+check-runtime: install
+	$(PY) .ci/runtime_deps.py
 
 # Node is needed only by tests and builds (PostHog's Hog parser and VM, the dashboard bundle), never to serve:
 # the built bundle is committed in frontend/dist.
@@ -39,10 +50,14 @@ run: install
 	@echo ""
 	$(VENV)/bin/gunicorn lipservice.wsgi --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --access-logfile -
 
-test: install node services
+test: install-dev node services node-sdk
 	$(PY) -m pytest
 
-lint: install node
+# The JavaScript SDK (sdk/js): its own locked dependencies, build and node:test suite (parity runs the Python SDK).
+node-sdk: install
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && LIPSERVICE_PYTHON=$(CURDIR)/$(PY) npm test --silent
+
+lint: install-dev node
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
@@ -54,7 +69,7 @@ lint: install node
 frontend-check: install node
 	bash frontend/check-build.sh
 
-format: install
+format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 

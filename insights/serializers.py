@@ -70,7 +70,8 @@ class BacktestSerializer(serializers.Serializer[Any]):
 
 class DayPointSerializer(serializers.Serializer[Any]):
     date = serializers.DateField()
-    bytes = serializers.FloatField()
+    bytes = serializers.FloatField(help_text="Bytes sent (forecast: under the policy in force).")
+    bytes_without = serializers.FloatField(help_text="Bytes the application produced (forecast: without LipService).")
     forecast = serializers.BooleanField()
 
 
@@ -82,9 +83,104 @@ class ProjectionSerializer(serializers.Serializer[Any]):
     actual_to_date_bytes = serializers.FloatField()
     month_end_bytes = serializers.FloatField()
     month_end_gb = serializers.FloatField()
-    month_end_cost = _money()
+    month_end_cost = _money(help_text="Month-end dollars under the policy in force.")
+    counterfactual_bytes = serializers.FloatField(help_text="Month-end bytes without LipService.")
+    counterfactual_cost = _money(help_text="Month-end dollars without LipService.")
     currency = serializers.CharField()
-    backtest = BacktestSerializer(allow_null=True)
+    regime_start = serializers.DateField(allow_null=True, help_text="First whole day under the policy in force.")
+    keep_share = serializers.FloatField(help_text="Share of produced bytes the policy in force sends.")
+    keep_basis = serializers.CharField(help_text="measured (SDK counts), simulated, mixed, unknown or no_policy.")
+    backtest = BacktestSerializer(allow_null=True, help_text="Forecasts of bytes sent, from origins in the regime.")
+    backtest_scope = serializers.CharField()
+
+
+class RunRateFieldsSerializer(serializers.Serializer[Any]):
+    without = _money(help_text="Dollars per month without LipService, from what was seen.")
+    without_bytes = serializers.IntegerField(help_text="Bytes per 30-day month without LipService.")
+    without_basis = serializers.CharField()
+    with_policy = _money(help_text="Dollars per month under the policy now in force.")
+    with_policy_bytes = serializers.IntegerField()
+    with_policy_basis = serializers.CharField()
+    policy_basis = serializers.CharField(help_text="measured, simulated, mixed, unknown or no_policy.")
+    keep_share = serializers.FloatField()
+    saving = _money(help_text="without - with_policy, per month.")
+    saving_share = serializers.FloatField(help_text="saving / without (0 when without is 0).")
+    saved_this_month = _money(help_text="Dollars saved since the first of this month (UTC).")
+    saved_this_month_bytes = serializers.IntegerField()
+    saved_this_month_basis = serializers.CharField()
+
+
+class ServiceRunRateSerializer(RunRateFieldsSerializer):
+    service = serializers.CharField()
+    currency = serializers.CharField()
+    policy_version = serializers.IntegerField(allow_null=True)
+    policy_since = serializers.DateTimeField(allow_null=True)
+
+
+class TeamRunRateSerializer(RunRateFieldsSerializer):
+    currency = serializers.CharField()
+    services = ServiceRunRateSerializer(many=True)
+
+
+class ProofSerializer(serializers.Serializer[Any]):
+    policy_version = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    sdk_hours = serializers.IntegerField(help_text="Hours with SDK counts since the policy took effect.")
+    predicted_reduction = serializers.FloatField(allow_null=True)
+    measured_reduction = serializers.FloatField(allow_null=True)
+    band_low = serializers.FloatField(allow_null=True)
+    band_high = serializers.FloatField(allow_null=True)
+    tolerance = serializers.FloatField()
+    agrees = serializers.BooleanField(allow_null=True)
+    drift = serializers.BooleanField(help_text="The measured reduction is outside the band around the prediction.")
+    bytes_seen = serializers.IntegerField()
+    bytes_kept = serializers.IntegerField()
+    errors_seen = serializers.IntegerField(
+        help_text="Lines of error patterns the SDK saw since the policy took effect."
+    )
+    errors_kept = serializers.IntegerField()
+    patterns_reported = serializers.IntegerField()
+    patterns_kept = serializers.IntegerField(help_text="Patterns with at least one kept line.")
+
+
+class ServiceProofSerializer(ProofSerializer):
+    service = serializers.CharField()
+
+
+class IncidentAnomalySerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    pattern = serializers.CharField(allow_null=True)
+    template = serializers.CharField(allow_null=True)
+    observed = serializers.FloatField()
+    expected = serializers.FloatField()
+
+
+class AlertDeliveryRowSerializer(serializers.Serializer[Any]):
+    channel = serializers.CharField()
+    status = serializers.CharField()
+
+
+class IncidentAlertSerializer(serializers.Serializer[Any]):
+    channels = serializers.ListField(child=serializers.CharField())
+    deliveries = AlertDeliveryRowSerializer(many=True)
+    would_send = serializers.BooleanField(help_text="No channel is set up: this is the alert that would have gone out.")
+    summary = serializers.CharField()
+    likely_causes = serializers.ListField(child=serializers.CharField())
+    debugging_steps = serializers.ListField(child=serializers.CharField())
+
+
+class IncidentDetailSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    service = serializers.CharField()
+    severity = serializers.CharField()
+    status = serializers.CharField()
+    title = serializers.CharField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    explanation = serializers.JSONField()
+    anomalies = IncidentAnomalySerializer(many=True)
+    alert = IncidentAlertSerializer()
 
 
 class IncidentSerializer(serializers.Serializer[Any]):
@@ -141,7 +237,11 @@ class SavingsCheckSerializer(serializers.Serializer[Any]):
 
 class ServiceInsightsSerializer(serializers.Serializer[Any]):
     service = serializers.CharField()
+    demo = serializers.BooleanField(help_text="The team's data is the generated demo.")
     cost = ServiceCostSerializer()
+    run_rate = ServiceRunRateSerializer()
+    proof = ProofSerializer(allow_null=True, help_text="The active policy's prediction against SDK counts.")
+    incidents = IncidentDetailSerializer(many=True)
     savings_check = SavingsCheckSerializer(allow_null=True, help_text="The active policy's promise vs SDK counts.")
     projection = ProjectionSerializer()
     anomalies = AnomalySerializer(many=True)
@@ -150,7 +250,11 @@ class ServiceInsightsSerializer(serializers.Serializer[Any]):
 
 class TeamInsightsSerializer(serializers.Serializer[Any]):
     team = serializers.CharField()
+    demo = serializers.BooleanField(help_text="The team's data is the generated demo.")
     cost = TeamCostSerializer()
+    run_rate = TeamRunRateSerializer()
+    proof = ServiceProofSerializer(many=True)
+    incidents = IncidentDetailSerializer(many=True)
     projection = ProjectionSerializer()
 
 

@@ -30,7 +30,7 @@ def _days(request: Request) -> int:
 class TeamInsightsView(APIView):
     @extend_schema(
         operation_id="insights_team",
-        summary="Team cost before/after per service (rows sum to the total) and month-end projection",
+        summary="Team run-rates without LipService and under the policies in force, proof, incidents, projection",
         parameters=[DAYS],
         responses=TeamInsightsSerializer,
     )

@@ -153,6 +153,11 @@ def _checkout_minute(g: _Gen, t: datetime, load: float, incident: bool) -> None:
                 f"order {r.randint(10**5, 10**6)} placed by {user} total={r.uniform(5, 400):.2f} EUR",
                 trace,
             )
+    if incident and t.minute < 8:
+        # Clients retrying failed checkouts re-read their sessions: a storm of a sampled DEBUG pattern, which the
+        # policy's anomaly boost keeps at a higher rate while it lasts.
+        for _ in range(300):
+            g.emit(g.ms(t, 59), "DEBUG", f"cache hit key=session:u_{r.randint(1, 40000)}", g.trace())
     if r.random() < 0.02 * load:
         g.emit(
             g.ms(t, 59),

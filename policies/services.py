@@ -25,10 +25,10 @@ from policies.diff import same_rates
 from policies.engine.checker import check_invariants, find_violations
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.generate import generate_policy
-from policies.engine.rules import ReductionTarget
+from policies.engine.rules import ReductionTarget, generate_rule_policy
 from policies.models import AuditEntry, PolicyVersion, Webhook, WebhookDelivery
 from policies.selectors import pattern_stats_for_service, policy_active, policy_version_get
-from policies.simulation import policy_simulate, simulation_passes
+from policies.simulation import policy_simulate, share_floor_failure, simulation_passes
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,13 @@ def policy_propose(
         return None
     report = policy_simulate(service=service, document=result.document)
     passes, why = simulation_passes(report)
+    if passes and result.generated_by.startswith("llm:"):
+        rules = generate_rule_policy(
+            service=service.name, stats=stats, target=ReductionTarget(service.target_reduction)
+        )
+        failure = share_floor_failure(report, policy_simulate(service=service, document=rules))
+        if failure is not None:
+            passes, why = False, f"waits for review: {failure}"
     POLICY_GENERATION_SECONDS.labels(result.generated_by.split(":", 1)[0]).observe(time.perf_counter() - started)
     report["verdict"] = {"passes": passes, "reason": why}
     return policy_create(

@@ -95,6 +95,29 @@ def policy_simulate(
     }
 
 
+SHARE_FLOOR = 0.1
+
+
+def share_floor_failure(report: Mapping[str, Any], baseline: Mapping[str, Any]) -> str | None:
+    """The first pattern whose kept share under `report` falls below a tenth of its share under `baseline` (the
+    rule-based policy replayed on the same history), or None. A model may cut harder than the rules, not to nothing."""
+    if report.get("method") != "replay" or baseline.get("method") != "replay":
+        return "no replay on real history to compare with the rule-based policy"
+    ours = {row["pattern_id"]: row for row in report.get("per_pattern", [])}
+    for row in baseline.get("per_pattern", []):
+        if not row["lines"] or not row["kept"]:
+            continue
+        mine = ours.get(row["pattern_id"])
+        share = mine["kept"] / mine["lines"] if mine and mine["lines"] else 0.0
+        floor = SHARE_FLOOR * row["kept"] / row["lines"]
+        if share < floor:
+            return (
+                f"pattern {row['pattern_id']} keeps {share:.4f} of its lines, under a tenth of the rule-based "
+                f"policy's {row['kept'] / row['lines']:.4f}"
+            )
+    return None
+
+
 def simulation_passes(report: Mapping[str, Any]) -> tuple[bool, str]:
     """A proposal may publish itself only if replay kept every error and every pattern, and saved something."""
     if report.get("method") != "replay":

@@ -28,7 +28,7 @@ from posthog_app.project_writes import (
 
 @dataclass(frozen=True)
 class InstallAction:
-    verb: str  # create, update, unchanged, disable, skip, error
+    verb: str  # create, update, unchanged, disable, skip, error, plan
     kind: str  # hog function, drop rule, service
     name: str
     detail: str = ""
@@ -63,8 +63,23 @@ def install_plan(*, team: Team, documents: Mapping[str, Mapping[str, Any]] | Non
         document = policy_from_dict(dict(raw))
         plan.policies[service.name] = document
         severities = {p.pattern_id: dict(p.severity_counts or {}) for p in pattern_list_for_service(service=service)}
-        plan.drop_rules.extend(policy_to_drop_rules(document, pattern_severities=severities))
+        rules = policy_to_drop_rules(document, pattern_severities=severities)
+        plan.drop_rules.extend(rules)
+        plan.skipped.append(InstallAction("plan", "service", service.name, _explain(document, rules)))
     return plan
+
+
+def _explain(document: PolicyDocument, rules: list[dict[str, Any]]) -> str:
+    """Why each part of the policy goes where it goes: PostHog drops natively what nothing keeps, for free; the rest
+    needs the Hog transformation, whose cost per record does not grow with the number of patterns."""
+    drops = sum(1 for rule in rules if rule["rule_type"] == "path_drop")
+    sampled = sum(1 for rule in document.patterns if 0.0 < rule.rate < 1.0)
+    return (
+        f"{drops} native path drop(s) for lines nothing in the policy keeps (guarded so that no line reading as an "
+        f"error can match); {len(document.patterns)} pattern(s), {sampled} sampled at a fraction, in the Hog "
+        "transformation (patterns indexed by their literal tokens, errors kept before any pattern work); the "
+        "severity rule keeps every bucket, since PostHog reads a record's text before its severity number"
+    )
 
 
 def _changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

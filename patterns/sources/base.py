@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-from lipservice_sdk.severity import normalize_severity
+from lipservice_sdk.severity import read_severity
 
 from patterns.sources.masking import template_key_of
 
@@ -122,10 +122,8 @@ def check_range(*, start: datetime, end: datetime) -> tuple[datetime, datetime]:
 
 
 def severity_of(text: str | None, number: int | None = None) -> str:
-    """PostHog's rule: the text when present, else buckets from severity_number, else INFO."""
-    if text and text.strip():
-        return str(normalize_severity(text))
-    return str(normalize_severity(number if number else None))
+    """lipservice_sdk.severity's reading: an error number wins over any text, a known text over a lower number."""
+    return read_severity(text, number)
 
 
 def bucket_start(*, moment: datetime, origin: datetime, bucket: timedelta) -> datetime:

@@ -15,6 +15,12 @@ from patterns.engine.redaction import REDACTED
 from policies.engine.stats import PatternStats
 
 GENERATED_BY = re.compile(r"rules|llm:[^:]+:.+|user:.+")
+_PLACEHOLDER = re.compile(r"<(?:\*|UUID|TS|MAC|IP|EMAIL|HEX|NUM|ID|STR)>")
+
+
+def is_catch_all(template: str) -> bool:
+    """No literal token: nothing but placeholders, wildcards and punctuation, so it covers lines of any kind."""
+    return not any(re.search(r"[A-Za-z0-9]", _PLACEHOLDER.sub("", token)) for token in template.split())
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,26 @@ def _invariants(policy: PolicyDocument, *, stats: Sequence[PatternStats], limits
         if len(rule.reason) > limits.max_reason_length:
             issues.append(PolicyIssue(f"{path}.reason", "too_long", f"reason longer than {limits.max_reason_length}"))
         seen = by_id.get(rule.id)
+        machine = policy.generated_by.startswith("llm:")
+        if machine and is_catch_all(rule.template):
+            issues.append(
+                PolicyIssue(
+                    f"{path}.template", "catch_all", "a template with no literal token is for a person to write"
+                )
+            )
         if seen is None:
+            if machine and stats:
+                issues.append(PolicyIssue(f"{path}.id", "unknown_pattern", f"no mined pattern with id {rule.id!r}"))
             continue
+        foreign = [sig for sig in rule.signatures if sig not in set(seen.signatures)]
+        if foreign and seen.signatures:
+            issues.append(
+                PolicyIssue(
+                    f"{path}.signatures",
+                    "foreign_signature",
+                    f"{len(foreign)} signature(s) not seen in pattern {rule.id}, e.g. {foreign[0][:40]!r}",
+                )
+            )
         if seen.count < limits.rare_floor and rule.rate < 1.0:
             issues.append(
                 PolicyIssue(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lipservice_sdk.decision import Decision
@@ -31,17 +31,25 @@ def plan_and_replay(
     price_per_gb: float,
     seed: int = 0,
     rule_config: RuleConfig | None = None,
+    on_decision: Callable[[ReplayLine, Decision], object] | None = None,
 ) -> PlanOutcome:
-    """Mine the records, write the rule-based policy for the target, and replay the same records through it."""
+    """Mine the records, write the rule-based policy for the target, and replay the same records through it
+    (`on_decision` sees each replayed line, e.g. for progress)."""
     stats = mine_records(records)
     config = rule_config or RuleConfig(window_seconds=window_seconds)
     policy = generate_rule_policy(service=service, stats=stats, target=target, config=config)
     decisions: list[Decision] = []
+
+    def record_decision(record: ReplayLine, decision: Decision) -> None:
+        decisions.append(decision)
+        if on_decision is not None:
+            on_decision(record, decision)
+
     report = simulate(
         policy=policy,
         records=records,
         price_per_gb=price_per_gb,
         seed=seed,
-        on_decision=lambda _record, decision: decisions.append(decision),
+        on_decision=record_decision,
     )
     return PlanOutcome(policy, tuple(stats), report, tuple(decisions))

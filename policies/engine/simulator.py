@@ -9,7 +9,7 @@ from typing import Any
 
 from lipservice_sdk.decision import ERROR_CONTEXT, Decider, Decision, ErrorContextBuffer, trace_unit
 from lipservice_sdk.policy import ErrorContext, PolicyDocument
-from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
+from lipservice_sdk.severity import ALWAYS_KEPT, read_severity
 
 from policies.engine.rules import BYTES_PER_GB, SECONDS_PER_MONTH
 
@@ -23,6 +23,7 @@ class ReplayLine:
     trace_id: str | None = None
     line_id: int = 0
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    severity_number: int | None = None
 
     @property
     def size(self) -> int:
@@ -145,7 +146,7 @@ def simulate(
             template, rate = templates.get(decision.pattern_id, (record.message[:200], None))
             effect = effects[decision.pattern_id] = PatternEffect(decision.pattern_id, template, rate)
         size = record.size
-        is_error = normalize_severity(record.severity) in ALWAYS_KEPT
+        is_error = read_severity(record.severity, record.severity_number) in ALWAYS_KEPT
         lines += 1
         size_total += size
         effect.lines += 1
@@ -183,7 +184,7 @@ def simulate(
 def _decide(decider: Decider, record: ReplayLine) -> Decision:
     return decider.decide(
         message=record.message,
-        severity=record.severity,
+        severity=read_severity(record.severity, record.severity_number),
         timestamp=record.timestamp,
         trace_id=record.trace_id,
         attributes=record.attributes,
@@ -209,7 +210,7 @@ def _replay_with_context(
         if trace_unit(record.trace_id) is None or record.trace_id is None:
             continue
         now = record.timestamp if record.timestamp is not None else 0.0
-        if normalize_severity(record.severity) in ALWAYS_KEPT:
+        if read_severity(record.severity, record.severity_number) in ALWAYS_KEPT:
             for index in buffer.release(trace_id=record.trace_id, now=now):
                 held, dropped = replayed[index]
                 replayed[index] = (held, replace(dropped, keep=True, rate=1.0, reason=ERROR_CONTEXT))

@@ -17,7 +17,7 @@ from typing import Any
 
 from lipservice_sdk.decision import specificity
 from lipservice_sdk.policy import PolicyDocument
-from lipservice_sdk.severity import _SPELLINGS
+from lipservice_sdk.severity import FATAL_NUMBER, SPELLINGS, TEXT_LIMIT
 from lipservice_sdk.signature import _UNITS, WILDCARD
 
 HOG_FUNCTION_NAME = "LipService sampling"
@@ -30,6 +30,9 @@ _WHITESPACE = (
     + "".join(map(chr, range(0x2000, 0x200B)))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
+# What Hog turns into one space before matching: the ASCII kinds by replaceAll, the rest only when present.
+_ASCII_SPACES = " \t\n\v\f\r"
+_RARE_SPACES = "".join(ch for ch in _WHITESPACE if ch not in _ASCII_SPACES)
 _SPACE = f"[{_WHITESPACE}]"
 _NON_SPACE = f"[^{_WHITESPACE}]"
 _HEX = "[0-9a-fA-F]"
@@ -50,18 +53,21 @@ _SINGLE_QUOTED = "'[^' ]*'"
 _TOKEN_PARTS = re.compile(r'"<STR>"|\'<STR>\'|<\*>|<(?:UUID|TS|MAC|IP|EMAIL|HEX|NUM|ID)>')
 
 
-def template_to_raw_regex(template: str) -> str:
+def template_to_raw_regex(template: str, *, spaces_normalized: bool = False) -> str:
     """An anchored RE2/JS/re regex over a raw message that the template covers, whitespace runs collapsed.
 
     As in the SDK's template_matches, a whole-token `<*>` covers any run of whole tokens, none included, and a
     `<*>` inside a token any run of non-space characters. Adjacent whole-token wildcards are one run, so the regex
-    never nests two ambiguous repetitions side by side."""
+    never nests two ambiguous repetitions side by side. `spaces_normalized` writes it for a message whose every
+    whitespace character was made a space (as the Hog code does): one-character classes RE2 compiles fast."""
+    space = "[ ]" if spaces_normalized else _SPACE
+    non_space = "[^ ]" if spaces_normalized else _NON_SPACE
     parts: list[str] = []
     previous_wildcard = False
     for token in template.split():
         if token == WILDCARD:
             if not previous_wildcard:
-                parts.append(f"(?:(?:^|{_SPACE}+){_NON_SPACE}+)*")
+                parts.append(f"(?:(?:^|{space}+){non_space}+)*")
             previous_wildcard = True
             continue
         previous_wildcard = False
@@ -71,7 +77,7 @@ def template_to_raw_regex(template: str) -> str:
             pieces.append(re.escape(token[position : found.start()]))
             text = found.group(0)
             if text == WILDCARD:
-                pieces.append(_NON_SPACE + "*")
+                pieces.append(non_space + "*")
             elif text == '"<STR>"':
                 pieces.append(_DOUBLE_QUOTED)
             elif text == "'<STR>'":
@@ -80,8 +86,72 @@ def template_to_raw_regex(template: str) -> str:
                 pieces.append(_PLACEHOLDERS[text])
             position = found.end()
         pieces.append(re.escape(token[position:]))
-        parts.append(f"(?:^|{_SPACE}+)" + "".join(pieces))
-    return "^" + "".join(parts) + f"{_SPACE}*$"
+        parts.append(f"(?:^|{space}+)" + "".join(pieces))
+    return "^" + "".join(parts) + f"{space}*$"
+
+
+def _literal(token: str) -> bool:
+    return token != WILDCARD and _TOKEN_PARTS.search(token) is None
+
+
+INDEX_DEPTH = 3
+
+
+def _index_key(tokens: list[str]) -> str | None:
+    """Where a template is filed: its longest literal prefix (up to INDEX_DEPTH tokens), else its literal last token."""
+    depth = 0
+    while depth < min(INDEX_DEPTH, len(tokens)) and _literal(tokens[depth]):
+        depth += 1
+    if depth:
+        return "F" + " ".join(tokens[:depth])
+    if tokens and _literal(tokens[-1]):
+        return "L" + tokens[-1]
+    inner = next((token for token in tokens if _literal(token)), None)
+    return None if inner is None else "A" + inner
+
+
+def pattern_index(templates: list[str], rates: list[float], ids: list[str]) -> dict[str, str]:
+    """The templates, in the given (SDK) order, as strings the Hog code searches natively.
+
+    Hog's VM turns every object it reads from `inputs` into its own maps on each record, so a policy held as
+    objects costs its whole size per record; strings cost nothing to read. `keys` holds one entry per index key,
+    `\\n<key>\\t<refs>`, where a key is `F` and the first one to INDEX_DEPTH literal tokens of a template, or `L`
+    and its last literal token; `anywhere` holds templates with neither by their first literal token (`A`), looked
+    up for every token of a message; `fallback` the refs of templates with no literal token. A ref is
+    `position:rate:id_at:id_len:regex_at:regex_len`, its position zero-padded so that refs sort as the SDK tries
+    templates, pointing into `ids` and `regexes`. A message with leading tokens `a b c` and last token `z` can only
+    match templates under `Fa`, `Fa b`, `Fa b c`, `Lz`, `A` and one of its tokens, or in the fallback: a literal
+    token of a template faces exactly one token of the message.
+    """
+    buckets: dict[str, list[str]] = {}
+    fallback: list[str] = []
+    id_text: list[str] = []
+    regex_text: list[str] = []
+    id_at = regex_at = 1
+    width = len(str(len(templates)))
+    for position, (template, rate, pattern_id) in enumerate(zip(templates, rates, ids, strict=True), start=1):
+        regex = template_to_raw_regex(template, spaces_normalized=True)
+        ref = f"{position:0{width}d}:{rate!r}:{id_at}:{len(pattern_id)}:{regex_at}:{len(regex)}"
+        id_text.append(pattern_id)
+        regex_text.append(regex)
+        id_at += len(pattern_id)
+        regex_at += len(regex)
+        key = _index_key(template.split())
+        if key is None:
+            fallback.append(ref)
+        else:
+            buckets.setdefault(key, []).append(ref)
+    keys = "".join(f"\n{key}\t{','.join(refs)}" for key, refs in buckets.items() if key[0] != "A") + "\n"
+    anywhere = "".join(f"\n{key}\t{','.join(refs)}" for key, refs in buckets.items() if key[0] == "A") + "\n"
+    every = sorted(ref for refs in [*buckets.values(), fallback] for ref in refs)
+    return {
+        "keys": keys,
+        "anywhere": anywhere,
+        "fallback": ",".join(fallback),
+        "every": ",".join(every),
+        "ids": "".join(id_text),
+        "regexes": "".join(regex_text),
+    }
 
 
 def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
@@ -89,9 +159,10 @@ def policy_to_hog_policy(document: PolicyDocument) -> dict[str, Any]:
     ordered = sorted(document.patterns, key=specificity)
     return {
         "version": document.version,
-        "patterns": [
-            {"id": rule.id, "regex": template_to_raw_regex(rule.template), "rate": float(rule.rate)} for rule in ordered
-        ],
+        "index": pattern_index(
+            [rule.template for rule in ordered], [float(rule.rate) for rule in ordered], [rule.id for rule in ordered]
+        ),
+        "rare_spaces": _RARE_SPACES,
         "severity_rates": {name: float(rate) for name, rate in document.severity_rates.items()},
         "default_rate": float(document.default_rate),
         "trace_consistent": document.trace_consistent,
@@ -104,9 +175,30 @@ def _hog_string(text: str) -> str:
     return f"'{escaped}'"
 
 
+def _hog_dict(items: Mapping[str, str | bool]) -> str:
+    values = ", ".join(
+        f"{_hog_string(k)}: {_hog_string(v) if isinstance(v, str) else str(v).lower()}"
+        for k, v in sorted(items.items())
+    )
+    return "{" + values + "}"
+
+
 def hog_source() -> str:
-    spellings = ", ".join(f"{_hog_string(k)}: {_hog_string(v)}" for k, v in sorted(_SPELLINGS.items()))
-    return HOG_SOURCE_PATH.read_text().replace("__SEVERITY_SPELLINGS__", "{" + spellings + "}")
+    """The Hog code with lipservice_sdk.severity's tables and the whitespace sets written in."""
+    word_chars = {ch: True for ch in "abcdefghijklmnopqrstuvwxyz0123456789"}
+    rare_class = "".join(f"\\\\x{{{ord(ch):x}}}" for ch in _RARE_SPACES)
+    replacements = {
+        "__SEVERITY_SPELLINGS__": _hog_dict(SPELLINGS),
+        "__WORD_CHARS__": _hog_dict(word_chars),
+        "__TEXT_LIMIT__": str(TEXT_LIMIT),
+        "__FATAL_NUMBER__": str(FATAL_NUMBER),
+        "__INDEX_DEPTH__": str(INDEX_DEPTH),
+        "__RARE_SPACE_REGEX__": f"'[{rare_class}]'",
+    }
+    source = HOG_SOURCE_PATH.read_text()
+    for placeholder, value in replacements.items():
+        source = source.replace(placeholder, value)
+    return source
 
 
 INPUTS_SCHEMA: list[dict[str, Any]] = [

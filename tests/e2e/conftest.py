@@ -97,10 +97,11 @@ def dashboard_data(transactional_db: None) -> DashboardData:
     return build_dashboard_data()
 
 
-@pytest.fixture
-def session(chromium: Any, live_server: Any, dashboard_data: DashboardData) -> Iterator[Session]:
+@contextlib.contextmanager
+def browser_session(chromium: Any, live_server: Any, user: Any) -> Iterator[Session]:
+    """A logged-in page for `user` that records console errors, page errors and HTTP errors as problems."""
     client = Client()
-    client.force_login(dashboard_data.user)
+    client.force_login(user)
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     host = live_server.url.split("//", 1)[1].split(":", 1)[0]
     context.add_cookies(
@@ -120,5 +121,13 @@ def session(chromium: Any, live_server: Any, dashboard_data: DashboardData) -> I
         ),
     )
     page.on("dialog", lambda dialog: dialog.accept())
-    yield current
-    context.close()
+    try:
+        yield current
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def session(chromium: Any, live_server: Any, dashboard_data: DashboardData) -> Iterator[Session]:
+    with browser_session(chromium, live_server, dashboard_data.user) as current:
+        yield current

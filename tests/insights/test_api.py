@@ -57,10 +57,14 @@ def test_team_summary_rows_sum_to_the_total(client: APIClient, team: Team) -> No
     assert response.status_code == 200, response.content
     body = response.json()
     cost = body["cost"]
-    assert set(body) == {"team", "cost", "projection"}
+    assert set(body) == {"team", "demo", "cost", "run_rate", "proof", "incidents", "projection"}
     assert [row["service"] for row in cost["services"]] == ["checkout", "search"]
     for field in ("before", "after", "savings", "bytes_before", "bytes_after"):
         assert sum(_dec(row[field]) for row in cost["services"]) == _dec(cost[field])
+    rates = body["run_rate"]
+    for field in ("without", "with_policy", "saving", "saved_this_month"):
+        assert sum(_dec(row[field]) for row in rates["services"]) == _dec(rates[field]), field
+    assert rates["policy_basis"] == "measured" and "SDK counts" in rates["services"][0]["with_policy_basis"]
     assert cost["currency"] == "USD" and cost["period"]["basis"] == "monthly_run_rate"
     assert body["projection"]["backtest"] is not None and body["projection"]["month_end_cost"] > 0
 
@@ -81,7 +85,20 @@ def test_service_insights_shape(client: APIClient, team: Team) -> None:
     response = client.get("/api/v1/insights/checkout?days=14")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"service", "cost", "savings_check", "projection", "anomalies", "recommendations"}
+    assert set(body) == {
+        "service",
+        "demo",
+        "cost",
+        "run_rate",
+        "proof",
+        "incidents",
+        "savings_check",
+        "projection",
+        "anomalies",
+        "recommendations",
+    }
+    [incident] = body["incidents"]
+    assert incident["alert"]["would_send"] is True and incident["anomalies"][0]["pattern"] == "p_noisy"
     check = body["savings_check"]
     assert (
         check["policy_version"] == 1 and check["bytes_seen"] > 0 and check["agrees"] is None
@@ -93,7 +110,9 @@ def test_service_insights_shape(client: APIClient, team: Team) -> None:
     projection = body["projection"]
     assert set(projection) >= {"series", "month_end_bytes", "month_end_cost", "backtest"}
     assert projection["backtest"]["horizon_days"] == 7 and 0 <= projection["backtest"]["mape"] <= 0.1
-    assert projection["series"] and all(set(p) == {"date", "bytes", "forecast"} for p in projection["series"])
+    assert projection["series"] and all(
+        set(p) == {"date", "bytes", "bytes_without", "forecast"} for p in projection["series"]
+    )
     [anomaly] = body["anomalies"]
     assert (anomaly["kind"], anomaly["severity"], anomaly["pattern"]) == ("spike", "warning", "p_noisy")
     assert anomaly["incident"]["dedup_key"].startswith("lipservice:acme:checkout:")

@@ -206,3 +206,35 @@ def test_server_owns_identity_fields(client: APIClient, service: Service) -> Non
     assert response.status_code == 201
     body = client.get("/api/v1/policies/checkout").json()
     assert body["version"] == 1 and body["service"] == "checkout" and body["etag"] != '"forged"'
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1.0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("mutation", "path"),
+    [
+        ({"default_rate": int("9" * 400)}, "$.default_rate"),
+        ({"severity_rates": {"INFO": int("1" + "0" * 399)}}, "$.severity_rates.INFO"),
+        ({"keep": {"window_seconds": 10**400}}, "$.keep.window_seconds"),
+        ({"anomaly_boost": {"duration_seconds": 86_401}}, "$.anomaly_boost.duration_seconds"),
+        ({"patterns": _nested(40)}, "$.patterns" + "[0]" * 31),
+        ({"reasoning": "x" * (1024 * 1024 + 1)}, "$"),
+    ],
+    ids=["400-digit rate", "400-digit severity rate", "huge window", "duration over a day", "deep", "over 1 MB"],
+)
+def test_extreme_documents_are_refused_with_a_400_naming_the_field(
+    client: APIClient, service: Service, document: dict[str, Any], mutation: dict[str, Any], path: str
+) -> None:
+    bad = {**document, **mutation}
+    body = json.dumps({"document": bad})
+    response = client.post("/api/v1/policies/checkout", body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert any(e["path"] == path for e in response.json()["error"]["details"]["errors"]), response.json()
+    validated = client.post("/api/v1/policies/checkout/validate", body, content_type="application/json")
+    assert validated.status_code in (200, 400) and validated.json() != {"valid": True, "errors": []}
+    assert not PolicyVersion.objects.filter(service=service).exists()

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from lipservice_sdk.policy import PolicyDocument, policy_from_dict, policy_from_json
+from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
 from lipservice_sdk.signature import template_matches
 
 from policies.exporters import policy_to_drop_rules, policy_to_hog_policy, policy_to_sdk_json, template_to_raw_regex
-from policies.exporters.drop_rules import POSTHOG_BUCKETS
+from policies.exporters.drop_rules import POSTHOG_BUCKETS, never_error_leaves
 
 VECTORS = Path(__file__).resolve().parents[2] / "sdk" / "testdata" / "signature_vectors.jsonl"
 # Lines whose raw text a regex cannot reproduce the masking of: the SDK masks a cut, re-encoded copy of the text.
@@ -59,23 +60,14 @@ def test_drop_rules_never_drop_or_sample_errors(seed: int) -> None:
             pattern_id = rule["name"].rsplit(":", 1)[1]
             assert pattern_id not in error_patterns
             values = rule["config"]["filter_group"]["values"]
-            assert {"key": "severity_text", "type": "log", "operator": "is_not", "value": ["error", "fatal"]} in values
+            assert all(leaf in values for leaf in never_error_leaves())
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_severity_actions_keep_at_least_what_the_policy_keeps(seed: int) -> None:
+def test_severity_rule_keeps_every_bucket(seed: int) -> None:
     document = _random_policy(random.Random(seed))
     actions = policy_to_drop_rules(document)[-1]["config"]["actions"]
-    for bucket, severities in POSTHOG_BUCKETS.items():
-        if bucket == "ERROR":
-            continue
-        needed = max(
-            [document.severity_rates.get(s, document.default_rate) for s in severities]
-            + [p.rate for p in document.patterns]
-        )
-        action = actions[bucket]
-        granted = {"keep": 1.0, "drop": 0.0}.get(action["type"], action.get("rate", -1))
-        assert granted >= min(needed, 1.0) - 1e-9, (bucket, needed, action)
+    assert actions == {bucket: {"type": "keep"} for bucket in POSTHOG_BUCKETS}
 
 
 def test_path_drop_only_for_dead_patterns_with_known_error_free_history() -> None:
@@ -104,17 +96,116 @@ def test_always_keep_carries_the_status_threshold() -> None:
     assert policy_to_drop_rules(document)[-1]["config"]["always_keep"] == {"status_gte": 500}
 
 
+def test_path_drops_spare_what_an_always_keep_rule_keeps() -> None:
+    document = policy_from_dict(
+        {
+            "service": "svc",
+            "default_rate": 0.0,
+            "severity_rates": {name: 0.0 for name in SEVERITIES},
+            "keep": {"attributes": [{"attribute": "http.status_code", "op": "gte", "value": 500}]},
+        }
+    )
+    rules = policy_to_drop_rules(document)
+    record = {"severity_text": "info", "severity_number": 9, "attributes": {"http.status_code": 503}}
+    assert _posthog_keeps(rules, record)
+    assert not _posthog_keeps(rules, {**record, "attributes": {"http.status_code": 200}})
+    assert not _posthog_keeps(rules, {**record, "attributes": {}})
+
+
 @pytest.mark.parametrize(
-    ("rates", "expected"),
+    ("rates", "dropped"),
     [
-        ({"DEBUG": 0.0, "TRACE": 0.0}, {"type": "drop"}),
-        ({"DEBUG": 1.0, "TRACE": 0.0}, {"type": "keep"}),
-        ({"DEBUG": 0.25, "TRACE": 0.1}, {"type": "sample", "rate": 0.25}),
+        ({"DEBUG": 0.0, "TRACE": 0.0, "INFO": 0.5, "WARN": 1.0}, {"debug", "trace", "fine"}),
+        ({"DEBUG": 1.0, "TRACE": 0.0, "INFO": 0.5, "WARN": 1.0}, set()),
+        ({"DEBUG": 0.25, "TRACE": 0.1, "INFO": 0.0, "WARN": 0.0}, {"info", "warning", "[warn]"}),
     ],
 )
-def test_debug_bucket_takes_the_higher_of_trace_and_debug(rates: dict[str, float], expected: dict[str, Any]) -> None:
+def test_dead_buckets_become_one_guarded_path_drop(rates: dict[str, float], dropped: set[str]) -> None:
     document = policy_from_dict({"service": "svc", "severity_rates": rates, "default_rate": 0.0})
-    assert policy_to_drop_rules(document)[-1]["config"]["actions"]["DEBUG"] == expected
+    rules = policy_to_drop_rules(document)
+    texts = ["debug", "trace", "fine", "info", "warning", "[warn]", "error", "debug error", "crit", "dpanic", "ERROR2"]
+    assert {
+        text for text in texts if not _posthog_keeps(rules, {"severity_text": text, "severity_number": 5})
+    } == dropped
+
+
+# PostHog's drop rules, as documented: rules in priority order, the first whose scope and filter match decides.
+def _leaf_matches(leaf: dict[str, Any], record: dict[str, Any]) -> bool:
+    if leaf["type"] in ("AND", "OR"):
+        found = [_leaf_matches(child, record) for child in leaf["values"]]
+        return all(found) if leaf["type"] == "AND" else any(found)
+    if leaf["type"] == "log_attribute":
+        value = record.get("attributes", {}).get(leaf["key"])
+    elif leaf["key"] == "message":
+        value = record.get("body", "")
+    elif leaf["key"] == "severity_text":
+        value = str(record.get("severity_text") or "").lower()  # PostHog stores the text lower-cased
+    else:
+        value = record.get(leaf["key"]) or 0
+    operator = leaf["operator"]
+    if operator == "regex":
+        return re.search(leaf["value"], value) is not None
+    if operator == "not_regex":
+        return re.search(leaf["value"], value) is None
+    if operator == "is_not_set":
+        return value is None
+    if value is None:
+        return False
+    if operator == "is_not":
+        return value not in leaf["value"]
+    compare = {"lt": float.__lt__, "lte": float.__le__, "gt": float.__gt__, "gte": float.__ge__}[operator]
+    return bool(compare(float(value), float(leaf["value"])))
+    raise AssertionError(f"an operator the evaluator does not know: {operator}")
+
+
+def _posthog_keeps(rules: list[dict[str, Any]], record: dict[str, Any]) -> bool:
+    for rule in sorted(rules, key=lambda r: r["priority"]):
+        if rule["rule_type"] == "path_drop":
+            group = rule["config"]["filter_group"]
+            assert group["type"] == "AND"
+            if all(_leaf_matches(leaf, record) for leaf in group["values"]):
+                return False
+        elif rule["rule_type"] == "severity_sampling":
+            text = str(record.get("severity_text") or "").lower()
+            number = int(record.get("severity_number") or 0)
+            bucket = {"trace": "DEBUG", "debug": "DEBUG", "info": "INFO", "warn": "WARN", "warning": "WARN"}.get(text)
+            if bucket is None and not text:
+                bucket = "ERROR" if number >= 17 else "WARN" if number >= 13 else "INFO" if number >= 9 else "DEBUG"
+            action = rule["config"]["actions"].get(bucket or "INFO", {"type": "keep"})
+            return bool(action["type"] == "keep")
+    return True
+
+
+SEVERITY_VECTORS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[2] / "sdk" / "testdata" / "severity_vectors.json").read_text()
+)["vectors"]
+
+
+def test_shared_severity_vectors_survive_drop_rules_under_an_all_zero_policy() -> None:
+    document = policy_from_dict(
+        {
+            "service": "svc",
+            "severity_rates": {name: 0.0 for name in SEVERITIES},
+            "default_rate": 0.0,
+            "patterns": [{"id": "health", "template": "GET /health <NUM> ms", "rate": 0.0}],
+        }
+    )
+    rules = policy_to_drop_rules(document, pattern_severities={"health": {"INFO": 10}})
+    assert {r["name"] for r in rules} >= {"lipservice:svc:drop:health", "lipservice:svc:drop-severities"}
+    lost, dropped_info = [], 0
+    for vector in SEVERITY_VECTORS:
+        record = {
+            "body": "GET /health 12 ms",
+            "severity_text": vector["text"],
+            "severity_number": vector["number"],
+            "attributes": {"http.status_code": 200},
+        }
+        kept = _posthog_keeps(rules, record)
+        if vector["expected"] in ALWAYS_KEPT and not kept:
+            lost.append(vector)
+        dropped_info += int(vector["expected"] == "INFO" and not kept)
+    assert lost == []
+    assert dropped_info > 20, "an all-zero policy must still drop INFO lines natively"
 
 
 def test_sdk_json_round_trips_with_a_stable_etag() -> None:
@@ -136,7 +227,31 @@ def test_hog_policy_orders_patterns_most_specific_first() -> None:
             ],
         }
     )
-    assert [p["id"] for p in policy_to_hog_policy(document)["patterns"]] == ["narrow", "broad"]
+    index = policy_to_hog_policy(document)["index"]
+    assert index["ids"] == "narrowbroad"
+    assert index["every"].split(",")[0].startswith("1:0.9:1:6:")
+
+
+def test_hog_index_files_each_template_under_what_a_matching_message_must_carry() -> None:
+    document = policy_from_dict(
+        {
+            "service": "svc",
+            "patterns": [
+                {"id": "deep", "template": "GET /health <NUM> ms", "rate": 0.1},
+                {"id": "last", "template": "<NUM> bytes sent", "rate": 0.2},
+                {"id": "inner", "template": "<*> retry <NUM>", "rate": 0.3},
+                {"id": "none", "template": "<*> <NUM>", "rate": 0.4},
+            ],
+        }
+    )
+    index = policy_to_hog_policy(document)["index"]
+    keys = dict(line.split("\t") for line in index["keys"].split("\n") if line)
+    anywhere = dict(line.split("\t") for line in index["anywhere"].split("\n") if line)
+    ids = {ref.split(":")[0]: ref for ref in index["every"].split(",")}
+    assert set(keys) == {"FGET /health", "Lsent"}
+    assert set(anywhere) == {"Aretry"}
+    assert len(index["fallback"].split(",")) == 1
+    assert sorted(ids) == ["1", "2", "3", "4"]
 
 
 def test_template_regexes_match_the_raw_lines_of_the_shared_signature_vectors() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from lipservice_sdk.decision import Decider
 from lipservice_sdk.policy import AnomalyBoost, KeepRules, PolicyDocument, policy_from_dict
+from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES, read_severity
 from lipservice_sdk.signature import WILDCARD, signature_of_key, template_key
 
 from patterns.demo import DEMO_SERVICES, generate
@@ -115,7 +116,8 @@ def _hog_decision(result: dict[str, Any] | None) -> tuple[bool, float, str] | No
     if result is None:
         return None
     attributes = result["attributes"]
-    return True, float(attributes["lipservice.sample_rate"]), attributes["lipservice.pattern"]
+    # An error is kept before any pattern work, so it carries no pattern.
+    return True, float(attributes["lipservice.sample_rate"]), attributes.get("lipservice.pattern", "")
 
 
 @pytest.mark.parametrize("service", sorted(DEMO_SERVICES))
@@ -138,6 +140,8 @@ def test_hog_decision_agrees_with_sdk_decision_on_demo_logs(service: str) -> Non
     expected, actual = [], []
     for record, result in zip(records, results, strict=True):
         keep, rate, pattern = _python_decision(policy, record)
+        if read_severity(record["severity_text"], record.get("severity_number")) in ALWAYS_KEPT:
+            pattern = ""
         expected.append((keep, rate, pattern) if keep else None)
         actual.append(_hog_decision(result))
     disagreements = [(r["body"], e, a) for r, e, a in zip(records, expected, actual, strict=True) if e != a]
@@ -170,6 +174,51 @@ def test_errors_are_kept_even_when_every_rate_is_zero() -> None:
     assert results[0] is not None and results[0]["attributes"]["lipservice.sample_rate"] == 1
 
 
+SEVERITY_VECTORS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[2] / "sdk" / "testdata" / "severity_vectors.json").read_text()
+)["vectors"]
+
+
+def test_shared_severity_vectors_read_alike_in_hog() -> None:
+    """Service `zero` drops everything but errors, a rate-0 pattern matching the body included; service `only-X`
+    keeps exactly the bucket X: so each record's bucket is read back from what the transformation kept."""
+    zero = policy_from_dict(
+        {
+            "service": "zero",
+            "severity_rates": {name: 0.0 for name in SEVERITIES},
+            "default_rate": 0.0,
+            "patterns": [{"id": "health", "template": "GET /health <NUM> ms", "rate": 0.0}],
+        }
+    )
+    policies = {"zero": policy_to_hog_policy(zero)}
+    for bucket in ("TRACE", "DEBUG", "INFO", "WARN"):
+        rates = {name: float(name == bucket) for name in SEVERITIES}
+        only = policy_from_dict({"service": f"only-{bucket}", "severity_rates": rates, "default_rate": 0.0})
+        policies[f"only-{bucket}"] = policy_to_hog_policy(only)
+    records: list[dict[str, Any]] = []
+    for service in policies:
+        for vector in SEVERITY_VECTORS:
+            record: dict[str, Any] = {"service_name": service, "body": "GET /health 12 ms", "trace_id": "ab12"}
+            if vector["text"] is not None:
+                record["severity_text"] = vector["text"]
+            if vector["number"] is not None:
+                record["severity_number"] = vector["number"]
+            records.append(record)
+
+    results = iter(hog_runner.run(hog_source(), inputs={"policies": policies}, records=records))
+
+    wrong = []
+    for service in policies:
+        for vector in SEVERITY_VECTORS:
+            kept = next(results) is not None
+            error = vector["expected"] in ALWAYS_KEPT
+            should = error or service == f"only-{vector['expected']}"
+            if kept != should:
+                wrong.append((service, vector))
+    assert wrong == []
+    assert any(v["expected"] == "INFO" for v in SEVERITY_VECTORS), "the zero policy must be seen dropping INFO"
+
+
 def test_services_without_a_policy_pass_through_unchanged() -> None:
     record = {"service_name": "other", "body": "hello", "severity_text": "debug", "attributes": {"a": "b"}}
     results = hog_runner.run(hog_source(), inputs={"policies": {}}, records=[record])
@@ -198,11 +247,12 @@ def test_policy_entry_keeps_anomaly_and_first_seen_out_of_the_stateless_transfor
     entry = policy_to_hog_policy(replace(policy, anomaly_boost=AnomalyBoost()))
     assert set(entry) == {
         "version",
-        "patterns",
         "severity_rates",
         "default_rate",
         "trace_consistent",
         "keep_attributes",
+        "index",
+        "rare_spaces",
     }
 
 

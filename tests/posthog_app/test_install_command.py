@@ -95,7 +95,11 @@ def test_second_install_is_a_no_op_then_updates_in_place(connected_team: Team, p
     rules = {r["name"]: r for r in posthog.objects["logs/sampling_rules"].values()}
     assert rules["lipservice:checkout-api:drop:health"]["enabled"] is False
     entry = next(iter(posthog.objects["hog_functions"].values()))["inputs"]["policies"]["value"]["checkout-api"]
-    assert {p["id"]: p["rate"] for p in entry["patterns"]}["health"] == 0.2
+    rates = {}
+    for ref in entry["index"]["every"].split(","):
+        _, rate, at, size, *_ = ref.split(":")
+        rates[entry["index"]["ids"][int(at) - 1 : int(at) - 1 + int(size)]] = float(rate)
+    assert rates["health"] == 0.2
     assert all(method == "PATCH" for method, _ in posthog.writes[writes:])
 
 

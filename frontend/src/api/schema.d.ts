@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Team cost before/after per service (rows sum to the total) and month-end projection */
+        /** Team run-rates without LipService and under the policies in force, proof, incidents, projection */
         get: operations["insights_team"];
         put?: never;
         post?: never;
@@ -368,6 +368,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AlertDeliveryRow: {
+            channel: string;
+            status: string;
+        };
         AnalysisRunOutput: {
             readonly id: number;
             service: string;
@@ -498,8 +502,16 @@ export interface components {
         DayPoint: {
             /** Format: date */
             date: string;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description Bytes sent (forecast: under the policy in force).
+             */
             bytes: number;
+            /**
+             * Format: double
+             * @description Bytes the application produced (forecast: without LipService).
+             */
+            bytes_without: number;
             forecast: boolean;
         };
         ErrorContext: {
@@ -522,6 +534,39 @@ export interface components {
             /** Format: date-time */
             window_end: string;
             explanation: unknown;
+        };
+        IncidentAlert: {
+            channels: string[];
+            deliveries: components["schemas"]["AlertDeliveryRow"][];
+            /** @description No channel is set up: this is the alert that would have gone out. */
+            would_send: boolean;
+            summary: string;
+            likely_causes: string[];
+            debugging_steps: string[];
+        };
+        IncidentAnomaly: {
+            kind: string;
+            severity: string;
+            pattern: string | null;
+            template: string | null;
+            /** Format: double */
+            observed: number;
+            /** Format: double */
+            expected: number;
+        };
+        IncidentDetail: {
+            id: number;
+            service: string;
+            severity: string;
+            status: string;
+            title: string;
+            /** Format: date-time */
+            window_start: string;
+            /** Format: date-time */
+            window_end: string;
+            explanation: unknown;
+            anomalies: components["schemas"]["IncidentAnomaly"][];
+            alert: components["schemas"]["IncidentAlert"];
         };
         KeepRules: {
             first_per_pattern: boolean;
@@ -597,7 +642,7 @@ export interface components {
             posthog_project_token?: string;
             /** Format: int64 */
             clickhouse_team_id?: number | null;
-            /** @description phx_… or env:VARIABLE; never shown back. */
+            /** @description phx_…; never shown back. */
             posthog_personal_api_key?: string;
             clickhouse_url?: string;
         };
@@ -857,10 +902,65 @@ export interface components {
             month_end_bytes: number;
             /** Format: double */
             month_end_gb: number;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description Month-end dollars under the policy in force.
+             */
             month_end_cost: number;
+            /**
+             * Format: double
+             * @description Month-end bytes without LipService.
+             */
+            counterfactual_bytes: number;
+            /**
+             * Format: double
+             * @description Month-end dollars without LipService.
+             */
+            counterfactual_cost: number;
             currency: string;
+            /**
+             * Format: date
+             * @description First whole day under the policy in force.
+             */
+            regime_start: string | null;
+            /**
+             * Format: double
+             * @description Share of produced bytes the policy in force sends.
+             */
+            keep_share: number;
+            /** @description measured (SDK counts), simulated, mixed, unknown or no_policy. */
+            keep_basis: string;
+            /** @description Forecasts of bytes sent, from origins in the regime. */
             backtest: components["schemas"]["Backtest"] | null;
+            backtest_scope: string;
+        };
+        Proof: {
+            policy_version: number;
+            /** Format: date-time */
+            since: string;
+            /** @description Hours with SDK counts since the policy took effect. */
+            sdk_hours: number;
+            /** Format: double */
+            predicted_reduction: number | null;
+            /** Format: double */
+            measured_reduction: number | null;
+            /** Format: double */
+            band_low: number | null;
+            /** Format: double */
+            band_high: number | null;
+            /** Format: double */
+            tolerance: number;
+            agrees: boolean | null;
+            /** @description The measured reduction is outside the band around the prediction. */
+            drift: boolean;
+            bytes_seen: number;
+            bytes_kept: number;
+            /** @description Lines of error patterns the SDK saw since the policy took effect. */
+            errors_seen: number;
+            errors_kept: number;
+            patterns_reported: number;
+            /** @description Patterns with at least one kept line. */
+            patterns_kept: number;
         };
         Ready: {
             status: string;
@@ -950,7 +1050,13 @@ export interface components {
         };
         ServiceInsights: {
             service: string;
+            /** @description The team's data is the generated demo. */
+            demo: boolean;
             cost: components["schemas"]["ServiceCost"];
+            run_rate: components["schemas"]["ServiceRunRate"];
+            /** @description The active policy's prediction against SDK counts. */
+            proof: components["schemas"]["Proof"] | null;
+            incidents: components["schemas"]["IncidentDetail"][];
             /** @description The active policy's promise vs SDK counts. */
             savings_check: components["schemas"]["SavingsCheck"] | null;
             projection: components["schemas"]["Projection"];
@@ -970,6 +1076,35 @@ export interface components {
             readonly created_at: string;
             readonly pattern_count: number;
         };
+        ServiceProof: {
+            policy_version: number;
+            /** Format: date-time */
+            since: string;
+            /** @description Hours with SDK counts since the policy took effect. */
+            sdk_hours: number;
+            /** Format: double */
+            predicted_reduction: number | null;
+            /** Format: double */
+            measured_reduction: number | null;
+            /** Format: double */
+            band_low: number | null;
+            /** Format: double */
+            band_high: number | null;
+            /** Format: double */
+            tolerance: number;
+            agrees: boolean | null;
+            /** @description The measured reduction is outside the band around the prediction. */
+            drift: boolean;
+            bytes_seen: number;
+            bytes_kept: number;
+            /** @description Lines of error patterns the SDK saw since the policy took effect. */
+            errors_seen: number;
+            errors_kept: number;
+            patterns_reported: number;
+            /** @description Patterns with at least one kept line. */
+            patterns_kept: number;
+            service: string;
+        };
         ServiceRow: {
             service: string;
             /** Format: double */
@@ -980,6 +1115,49 @@ export interface components {
             savings: number;
             bytes_before: number;
             bytes_after: number;
+        };
+        ServiceRunRate: {
+            /**
+             * Format: double
+             * @description Dollars per month without LipService, from what was seen.
+             */
+            without: number;
+            /** @description Bytes per 30-day month without LipService. */
+            without_bytes: number;
+            without_basis: string;
+            /**
+             * Format: double
+             * @description Dollars per month under the policy now in force.
+             */
+            with_policy: number;
+            with_policy_bytes: number;
+            with_policy_basis: string;
+            /** @description measured, simulated, mixed, unknown or no_policy. */
+            policy_basis: string;
+            /** Format: double */
+            keep_share: number;
+            /**
+             * Format: double
+             * @description without - with_policy, per month.
+             */
+            saving: number;
+            /**
+             * Format: double
+             * @description saving / without (0 when without is 0).
+             */
+            saving_share: number;
+            /**
+             * Format: double
+             * @description Dollars saved since the first of this month (UTC).
+             */
+            saved_this_month: number;
+            saved_this_month_bytes: number;
+            saved_this_month_basis: string;
+            service: string;
+            currency: string;
+            policy_version: number | null;
+            /** Format: date-time */
+            policy_since: string | null;
         };
         SimulationReport: {
             /**
@@ -1113,8 +1291,53 @@ export interface components {
         };
         TeamInsights: {
             team: string;
+            /** @description The team's data is the generated demo. */
+            demo: boolean;
             cost: components["schemas"]["TeamCost"];
+            run_rate: components["schemas"]["TeamRunRate"];
+            proof: components["schemas"]["ServiceProof"][];
+            incidents: components["schemas"]["IncidentDetail"][];
             projection: components["schemas"]["Projection"];
+        };
+        TeamRunRate: {
+            /**
+             * Format: double
+             * @description Dollars per month without LipService, from what was seen.
+             */
+            without: number;
+            /** @description Bytes per 30-day month without LipService. */
+            without_bytes: number;
+            without_basis: string;
+            /**
+             * Format: double
+             * @description Dollars per month under the policy now in force.
+             */
+            with_policy: number;
+            with_policy_bytes: number;
+            with_policy_basis: string;
+            /** @description measured, simulated, mixed, unknown or no_policy. */
+            policy_basis: string;
+            /** Format: double */
+            keep_share: number;
+            /**
+             * Format: double
+             * @description without - with_policy, per month.
+             */
+            saving: number;
+            /**
+             * Format: double
+             * @description saving / without (0 when without is 0).
+             */
+            saving_share: number;
+            /**
+             * Format: double
+             * @description Dollars saved since the first of this month (UTC).
+             */
+            saved_this_month: number;
+            saved_this_month_bytes: number;
+            saved_this_month_basis: string;
+            currency: string;
+            services: components["schemas"]["ServiceRunRate"][];
         };
         Error: {
             error: {

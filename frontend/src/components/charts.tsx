@@ -2,10 +2,10 @@
 import {
     Area,
     Bar,
-    BarChart,
     CartesianGrid,
     ComposedChart,
     Legend,
+    Line,
     ResponsiveContainer,
     Scatter,
     ScatterChart,
@@ -15,8 +15,8 @@ import {
     ZAxis,
 } from 'recharts'
 
-import type { Anomaly, PatternWindow, Projection, ServiceRow } from '../api/types'
-import { formatBytes, formatDateTime, formatDay, formatMoney } from '../lib/format'
+import type { Anomaly, PatternWindow, Projection } from '../api/types'
+import { formatBytes, formatCount, formatDateTime, formatDay } from '../lib/format'
 
 const INK = '#1f2937'
 const GRID = '#e5e7eb'
@@ -29,6 +29,7 @@ export function ProjectionChart({ projection }: { projection: Projection }) {
         day: formatDay(point.date),
         actual: point.forecast ? null : point.bytes,
         forecast: point.forecast ? point.bytes : null,
+        without: point.bytes_without,
     }))
     if (rows.length === 0) return <div className="status status-empty">No daily volume yet.</div>
     return (
@@ -40,29 +41,17 @@ export function ProjectionChart({ projection }: { projection: Projection }) {
                     <YAxis tickFormatter={(v: number) => formatBytes(v)} tick={{ fill: INK, fontSize: 12 }} width={72} />
                     <Tooltip formatter={(v) => formatBytes(Number(v))} />
                     <Legend />
-                    <Bar dataKey="actual" name="Ingested per day" fill={AFTER} isAnimationActive={false} />
-                    <Bar dataKey="forecast" name="Forecast" fill={FORECAST} isAnimationActive={false} />
+                    <Bar dataKey="actual" name="Sent per day" fill={AFTER} isAnimationActive={false} />
+                    <Bar dataKey="forecast" name="Forecast under the policy in force" fill={FORECAST} isAnimationActive={false} />
+                    <Line
+                        dataKey="without"
+                        name="Without LipService"
+                        stroke={BEFORE}
+                        strokeDasharray="5 4"
+                        dot={false}
+                        isAnimationActive={false}
+                    />
                 </ComposedChart>
-            </ResponsiveContainer>
-        </div>
-    )
-}
-
-export function ServiceCostChart({ services, currency }: { services: ServiceRow[]; currency: string }) {
-    if (services.length === 0) return null
-    const rows = services.map((s) => ({ service: s.service, before: s.before, after: s.after }))
-    return (
-        <div className="chart" data-testid="service-cost-chart">
-            <ResponsiveContainer width="100%" height={Math.max(140, rows.length * 44 + 40)}>
-                <BarChart data={rows} layout="vertical" margin={{ top: 4, right: 16, bottom: 4, left: 8 }}>
-                    <CartesianGrid stroke={GRID} horizontal={false} />
-                    <XAxis type="number" tickFormatter={(v: number) => formatMoney(v, currency)} tick={{ fontSize: 12 }} />
-                    <YAxis type="category" dataKey="service" width={140} tick={{ fontSize: 12 }} />
-                    <Tooltip formatter={(v) => formatMoney(Number(v), currency)} />
-                    <Legend />
-                    <Bar dataKey="before" name="Without LipService" fill={BEFORE} isAnimationActive={false} />
-                    <Bar dataKey="after" name="With LipService" fill={AFTER} isAnimationActive={false} />
-                </BarChart>
             </ResponsiveContainer>
         </div>
     )
@@ -73,21 +62,40 @@ export function TrendChart({ windows }: { windows: PatternWindow[] }) {
         time: formatDateTime(w.bucket_start).slice(5, 16),
         lines: w.count ?? 0,
         kept: w.sdk_seen ? (w.sdk_kept ?? 0) : null,
+        // The share kept shows the anomaly boost: it rises while the pattern runs above its baseline.
+        keptShare: w.sdk_seen ? (100 * (w.sdk_kept ?? 0)) / w.sdk_seen : null,
         errors: w.errors ?? 0,
     }))
     if (rows.length === 0) return <div className="status status-empty">No hourly counts for this pattern.</div>
     return (
         <div className="chart" data-testid="trend-chart">
-            <ResponsiveContainer width="100%" height={240}>
+            <ResponsiveContainer width="100%" height={260}>
                 <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
                     <CartesianGrid stroke={GRID} vertical={false} />
                     <XAxis dataKey="time" tick={{ fontSize: 12 }} minTickGap={32} />
-                    <YAxis tick={{ fontSize: 12 }} width={56} />
+                    <YAxis yAxisId="lines" tick={{ fontSize: 12 }} width={56} tickFormatter={(v: number) => formatCount(v)} />
+                    <YAxis
+                        yAxisId="share"
+                        orientation="right"
+                        domain={[0, 100]}
+                        tick={{ fontSize: 12 }}
+                        width={44}
+                        tickFormatter={(v: number) => `${v}%`}
+                    />
                     <Tooltip />
                     <Legend />
-                    <Area dataKey="lines" name="Lines" stroke={AFTER} fill={FORECAST} isAnimationActive={false} />
-                    <Area dataKey="kept" name="Kept by SDK" stroke="#059669" fill="#a7f3d0" isAnimationActive={false} />
-                    <Bar dataKey="errors" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                    <Area yAxisId="lines" dataKey="lines" name="Lines" stroke={AFTER} fill={FORECAST} isAnimationActive={false} />
+                    <Area yAxisId="lines" dataKey="kept" name="Kept by SDK" stroke="#059669" fill="#a7f3d0" isAnimationActive={false} />
+                    <Bar yAxisId="lines" dataKey="errors" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                    <Line
+                        yAxisId="share"
+                        dataKey="keptShare"
+                        name="Share kept (%): rises under the anomaly boost"
+                        stroke="#7c3aed"
+                        dot={false}
+                        connectNulls={false}
+                        isAnimationActive={false}
+                    />
                 </ComposedChart>
             </ResponsiveContainer>
         </div>

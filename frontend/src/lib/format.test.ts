@@ -22,8 +22,16 @@ describe('formatMoney', () => {
     it('drops cents for large amounts only', () => {
         expect(formatMoney(1234.5)).toBe('$1,235')
         expect(formatMoney(12.345)).toBe('$12.35')
-        expect(formatMoney(0.0004)).toBe('<$0.01')
         expect(formatMoney(0)).toBe('$0.00')
+    })
+
+    it.each([
+        [0.0004, '$0.0004'],
+        [0.004567, '$0.0046'],
+        [-0.0031, '-$0.0031'],
+        [0.01, '$0.01'],
+    ])('reads %d below a cent as %s, never "<$0.01"', (amount, expected) => {
+        expect(formatMoney(amount)).toBe(expected)
     })
 })
 

@@ -14,10 +14,15 @@ export function formatBytes(bytes: number | null | undefined): string {
     return `${bytes < 0 ? '-' : ''}${value.toFixed(digits)} ${UNITS[unit]}`
 }
 
+// Money for its size: whole units from 100, cents from 0.01, and below a cent two significant digits (a figure that
+// is the point of a card never reads "<$0.01").
 export function formatMoney(amount: number | null | undefined, currency = 'USD'): string {
     if (amount === null || amount === undefined || !Number.isFinite(amount)) return '—'
-    if (amount !== 0 && Math.abs(amount) < 0.01) return `${amount < 0 ? '-' : ''}<${formatMoney(0.01, currency)}`
-    const digits = Math.abs(amount) >= 100 ? 0 : 2
+    const size = Math.abs(amount)
+    if (size !== 0 && size < 0.01) {
+        return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumSignificantDigits: 2 }).format(amount)
+    }
+    const digits = size >= 100 ? 0 : 2
     return new Intl.NumberFormat('en-US', {
         style: 'currency',
         currency,

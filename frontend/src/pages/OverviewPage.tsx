@@ -1,8 +1,8 @@
 import { apiGet } from '../api/client'
-import type { TeamInsights } from '../api/types'
+import type { Projection, TeamInsights } from '../api/types'
 import { Card } from '../components/Card'
-import { ProjectionChart, ServiceCostChart } from '../components/charts'
-import { Kpi, KpiRow } from '../components/Kpi'
+import { ProjectionChart } from '../components/charts'
+import { DemoBanner, IncidentList, ProofTable, RunRateCards, basisLabel } from '../components/Savings'
 import { ErrorBox, Loading } from '../components/Status'
 import { formatBytes, formatMoney, formatPercent } from '../lib/format'
 import { links } from '../lib/links'
@@ -15,62 +15,76 @@ export function OverviewPage() {
     return <Overview insights={insights.data} />
 }
 
+export function ProjectionNote({ projection }: { projection: Projection }) {
+    const currency = projection.currency
+    return (
+        <div className="projection-note" data-testid="projection-note">
+            Month-end: <strong>{formatMoney(projection.month_end_cost, currency)}</strong> ({formatBytes(projection.month_end_bytes)}) under
+            the policy in force, keeping {formatPercent(projection.keep_share)} ({basisLabel(projection.keep_basis)}), against{' '}
+            <strong>{formatMoney(projection.counterfactual_cost, currency)}</strong> ({formatBytes(projection.counterfactual_bytes)}) without
+            LipService.{' '}
+            {projection.backtest
+                ? `Backtest on the ${projection.backtest_scope}: MAPE ${formatPercent(projection.backtest.mape)} over ${projection.backtest.points} day(s), ${projection.backtest.horizon_days}-day horizon.`
+                : `No backtest yet (${projection.backtest_scope}).`}
+        </div>
+    )
+}
+
 export function Overview({ insights }: { insights: TeamInsights }) {
-    const { cost, projection } = insights
-    const currency = cost.currency
+    const { run_rate: rate, projection } = insights
+    const currency = rate.currency
     return (
         <div className="page">
+            <DemoBanner demo={insights.demo} />
             <h1>Log cost for {insights.team}</h1>
             <p className="lede">
-                Monthly run rate at the observed volume ({cost.period.observed_days.toFixed(1)} days observed). Errors are always
-                kept.
+                Monthly run-rates: what the logs cost without LipService, and under the policies now in force. Errors are always kept.
             </p>
-            <KpiRow>
-                <Kpi label="Without LipService" value={formatMoney(cost.before, currency)} hint={`${formatBytes(cost.bytes_before)} / period`} />
-                <Kpi label="With LipService" value={formatMoney(cost.after, currency)} hint={`${formatBytes(cost.bytes_after)} / period`} />
-                <Kpi label="Savings" value={formatMoney(cost.savings, currency)} hint={`${formatPercent(cost.savings_share)} of the bill`} tone="good" />
-                <Kpi
-                    label="Month-end projection"
-                    value={formatMoney(projection.month_end_cost, projection.currency)}
-                    hint={projection.backtest ? `backtest MAPE ${formatPercent(projection.backtest.mape)}` : projection.method}
-                />
-            </KpiRow>
+            <RunRateCards rate={rate} />
+            <Card title="Predicted against measured">
+                <ProofTable rows={insights.proof} />
+            </Card>
+            <Card title="Incidents (last 7 days)">
+                <IncidentList incidents={insights.incidents} compact />
+            </Card>
             <div className="grid-2">
                 <Card title="Daily volume and month-end forecast">
                     <ProjectionChart projection={projection} />
+                    <ProjectionNote projection={projection} />
                 </Card>
-                <Card title="Cost by service (per month)">
-                    <ServiceCostChart services={cost.services} currency={currency} />
+                <Card title="Services">
+                    <table className="table" data-testid="service-table">
+                        <thead>
+                            <tr>
+                                <th>Service</th>
+                                <th className="num">Without</th>
+                                <th className="num">Under policy</th>
+                                <th className="num">Savings / month</th>
+                                <th className="num">Volume / month</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {rate.services.map((row) => (
+                                <tr key={row.service}>
+                                    <td>
+                                        <a href={links.service(row.service)}>{row.service}</a>
+                                        <div className="muted small">{basisLabel(row.policy_basis)}</div>
+                                    </td>
+                                    <td className="num">{formatMoney(row.without, currency)}</td>
+                                    <td className="num">{formatMoney(row.with_policy, currency)}</td>
+                                    <td className="num good">
+                                        {formatMoney(row.saving, currency)}
+                                        <div className="small">{formatPercent(row.saving_share)}</div>
+                                    </td>
+                                    <td className="num">
+                                        {formatBytes(row.without_bytes)} → {formatBytes(row.with_policy_bytes)}
+                                    </td>
+                                </tr>
+                            ))}
+                        </tbody>
+                    </table>
                 </Card>
             </div>
-            <Card title="Services">
-                <table className="table" data-testid="service-table">
-                    <thead>
-                        <tr>
-                            <th>Service</th>
-                            <th className="num">Before</th>
-                            <th className="num">After</th>
-                            <th className="num">Savings</th>
-                            <th className="num">Volume before → after</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {cost.services.map((row) => (
-                            <tr key={row.service}>
-                                <td>
-                                    <a href={links.service(row.service)}>{row.service}</a>
-                                </td>
-                                <td className="num">{formatMoney(row.before, currency)}</td>
-                                <td className="num">{formatMoney(row.after, currency)}</td>
-                                <td className="num good">{formatMoney(row.savings, currency)}</td>
-                                <td className="num">
-                                    {formatBytes(row.bytes_before)} → {formatBytes(row.bytes_after)}
-                                </td>
-                            </tr>
-                        ))}
-                    </tbody>
-                </table>
-            </Card>
         </div>
     )
 }

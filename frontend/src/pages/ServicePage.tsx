@@ -2,12 +2,13 @@ import { apiGet } from '../api/client'
 import type { Anomaly, Recommendation, ServiceInsights } from '../api/types'
 import { Card } from '../components/Card'
 import { AnomalyTimeline, ProjectionChart } from '../components/charts'
-import { Kpi, KpiRow } from '../components/Kpi'
 import { PatternTable } from '../components/PatternTable'
 import { PolicyHistory } from '../components/PolicyHistory'
 import { RateBadge } from '../components/RateBadge'
+import { DemoBanner, IncidentList, ProofTable, RunRateCards } from '../components/Savings'
 import { ErrorBox, Loading } from '../components/Status'
 import { formatDateTime, formatMoney, formatPercent } from '../lib/format'
+import { ProjectionNote } from './OverviewPage'
 import { links } from '../lib/links'
 import { useApi } from '../lib/useApi'
 
@@ -52,21 +53,20 @@ export function ServicePage({ service }: { service: string }) {
 }
 
 function ServiceSummary({ insights }: { insights: ServiceInsights }) {
-    const { cost, projection } = insights
+    const { projection } = insights
     return (
         <>
-            <KpiRow>
-                <Kpi label="Without LipService" value={formatMoney(cost.before, cost.currency)} hint="per month" />
-                <Kpi label="With LipService" value={formatMoney(cost.after, cost.currency)} hint="per month" />
-                <Kpi label="Savings" value={formatMoney(cost.savings, cost.currency)} hint={formatPercent(cost.savings_share)} tone="good" />
-                <Kpi
-                    label="Month-end projection"
-                    value={formatMoney(projection.month_end_cost, projection.currency)}
-                    hint={projection.backtest ? `backtest MAPE ${formatPercent(projection.backtest.mape)}` : projection.method}
-                />
-            </KpiRow>
+            <DemoBanner demo={insights.demo} />
+            <RunRateCards rate={insights.run_rate} />
+            <Card title="Predicted against measured">
+                <ProofTable rows={insights.proof ? [insights.proof] : []} />
+            </Card>
+            <Card title="Incidents">
+                <IncidentList incidents={insights.incidents} showService={false} />
+            </Card>
             <Card title="Daily volume and month-end forecast">
                 <ProjectionChart projection={projection} />
+                <ProjectionNote projection={projection} />
             </Card>
         </>
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from lipservice.selectors import team_get
 from patterns.analysis import analysis_execute_records, analysis_run_create
@@ -56,7 +58,11 @@ class Command(BaseCommand):
         run = analysis_run_create(service=service, start=None, end=None, method="records", source_kind="file")
         run.source_ref = ref
         run.save(update_fields=["source_ref"])
-        run = analysis_execute_records(run_id=run.pk, records=source.read_all())
+        records = tqdm(
+            source.read_all(), desc=f"analysing {path.name}", unit=" lines", unit_scale=True,
+            disable=not sys.stderr.isatty(), file=sys.stderr,
+        )  # fmt: skip
+        run = analysis_execute_records(run_id=run.pk, records=records)
         if run.status != AnalysisRun.Status.SUCCEEDED:
             raise CommandError(f"analysis run {run.pk} failed: {run.error}")
         self.stdout.write(

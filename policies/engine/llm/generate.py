@@ -134,6 +134,9 @@ def parse_answer(text: str) -> dict[str, Any]:
     return answer
 
 
+ANSWER_PATTERN_FIELDS = frozenset({"rate", "reason"})
+
+
 def merge_answer(rules: PolicyDocument, answer: dict[str, Any]) -> dict[str, Any]:
     """Lay the model's rates and reasons over the rule-based document; the raw values go to the checker unaltered."""
     document: dict[str, Any] = copy.deepcopy(rules.to_dict())
@@ -161,7 +164,12 @@ def merge_answer(rules: PolicyDocument, answer: dict[str, Any]) -> dict[str, Any
         if target is None:
             issues.append(PolicyIssue(f"{path}.id", "unknown_pattern", f"no pattern with id {item['id']!r}"))
             continue
-        target.update({key: value for key, value in item.items() if key != "id"})
+        for key, value in item.items():
+            if key in ANSWER_PATTERN_FIELDS:
+                target[key] = value
+            elif key != "id":
+                # Templates, signatures and ids come from the miner: an answer that rewrites them is refused whole.
+                issues.append(PolicyIssue(f"{path}.{key}", "not_allowed", "a model may change rate and reason only"))
     if issues:
         raise AnswerError("invalid_answer", issues)
     return document

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from policies.engine.plan_replay import PlanOutcome, plan_and_replay
 from policies.engine.records import records_from_file
@@ -50,14 +52,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not records:
             raise CommandError(f"{path} has no lines")
-        outcome = plan_and_replay(
-            records=records,
-            service=options["service"] or path.stem,
-            target=ReductionTarget(target),
-            window_seconds=options["window_seconds"],
-            price_per_gb=price,
-            seed=options["seed"],
-        )
+        with tqdm(
+            total=len(records), desc="mining, then replaying", unit=" lines", unit_scale=True,
+            disable=not sys.stderr.isatty(), file=sys.stderr,
+        ) as bar:  # fmt: skip
+            outcome = plan_and_replay(
+                records=records,
+                service=options["service"] or path.stem,
+                target=ReductionTarget(target),
+                window_seconds=options["window_seconds"],
+                price_per_gb=price,
+                seed=options["seed"],
+                on_decision=lambda _record, _decision: bar.update(),
+            )
         if options["decisions"]:
             self._write_decisions(Path(options["decisions"]), outcome, [r.line_id for r in records])
         if options["json"]:

@@ -115,8 +115,8 @@ class LipServiceClient:
             return PolicyFetch("failed", detail="policy document too large")
         try:
             document = policy_from_json(result.body)
-        except PolicyFormatError as exc:
-            return PolicyFetch("failed", detail=f"invalid policy: {exc}"[:300])
+        except (PolicyFormatError, RecursionError, OverflowError, ValueError) as exc:
+            return PolicyFetch("failed", detail=f"invalid policy: {type(exc).__name__}: {str(exc)[:200]}")
         return PolicyFetch("changed", document, result.headers.get("etag") or document.etag)
 
     def post_stats(self, payload: dict[str, Any], *, timeout: float | None = None) -> HttpResult:

@@ -50,23 +50,109 @@ def posthog_logs_endpoint(host: str) -> str:
     return host.rstrip("/") + "/i/v1/logs"
 
 
+# ERROR and FATAL records that PostHog did not take wait here, oldest first, and are sent again with backoff.
+SPOOL_LIMIT = 10_000
+SPOOL_BACKOFF_SECONDS = (1.0, 30.0)
+_ERROR_NUMBER = 17
+
+
+def _is_error(record: ReadableLogRecord) -> bool:
+    number = getattr(getattr(record, "log_record", record), "severity_number", None)
+    return number is not None and int(getattr(number, "value", number)) >= _ERROR_NUMBER
+
+
 class _CountingExporter(LogRecordExporter):
+    """Counts what PostHog took; an export that failed (after the OTLP exporter's own retries) loses its other
+    lines, counted, while its errors go to a bounded spool that a thread re-sends in order until PostHog answers."""
+
     def __init__(self, inner: LogRecordExporter, sink: OtlpSink) -> None:
         self._inner = inner
         self._sink = sink
+        self._send_lock = threading.Lock()
+        self._spool: deque[ReadableLogRecord] = deque()
+        self._spool_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._retrier: threading.Thread | None = None
+
+    def _send(self, batch: Sequence[ReadableLogRecord]) -> bool:
+        with self._send_lock:
+            try:
+                return self._inner.export(batch) == LogRecordExportResult.SUCCESS
+            except Exception:
+                return False
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         self._sink._dequeued(len(batch))
-        try:
-            result = self._inner.export(batch)
-        except Exception:
-            result = LogRecordExportResult.FAILURE
-        name = "exported" if result == LogRecordExportResult.SUCCESS else "export_failed"
-        self._sink.counters.add(name, len(batch))
-        return result
+        counters = self._sink.counters
+        if self._send(batch):
+            counters.add("exported", len(batch))
+            if self._spool:
+                self._wake.set()
+            return LogRecordExportResult.SUCCESS
+        errors = [record for record in batch if _is_error(record)]
+        counters.add("export_failed", len(batch) - len(errors))
+        self._keep(errors)
+        return LogRecordExportResult.FAILURE
+
+    def _keep(self, errors: list[ReadableLogRecord]) -> None:
+        if not errors:
+            return
+        with self._spool_lock:
+            room = SPOOL_LIMIT - len(self._spool)
+            self._spool.extend(errors[: max(0, room)])
+            if self._retrier is None:
+                self._retrier = start_thread(self._retry_loop, "lipservice-otlp-retry")
+        lost = len(errors) - max(0, room)
+        self._sink.counters.add("errors_spooled", len(errors) - max(0, lost))
+        if lost > 0:
+            self._sink.counters.add("errors_lost", lost)
+
+    def _retry_loop(self) -> None:
+        delay, longest = SPOOL_BACKOFF_SECONDS
+        while not self._stopped.is_set():
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
+            with self._spool_lock:
+                batch = [self._spool[i] for i in range(min(len(self._spool), 512))]
+            if not batch:
+                continue
+            if self._send(batch):
+                with self._spool_lock:
+                    for _ in batch:
+                        self._spool.popleft()
+                self._sink.counters.add("exported", len(batch))
+                self._sink.counters.add("errors_resent", len(batch))
+                delay = SPOOL_BACKOFF_SECONDS[0]
+                if self._spool:
+                    self._wake.set()
+            else:
+                delay = min(longest, delay * 2)
+
+    def spooled(self) -> int:
+        with self._spool_lock:
+            return len(self._spool)
 
     def shutdown(self) -> None:
+        if self._spool:
+            self._wake.set()
+            self._retry_now()
+        self._stopped.set()
+        self._wake.set()
         self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def _retry_now(self) -> None:
+        """One last attempt at the spool on shutdown; what remains is counted lost."""
+        with self._spool_lock:
+            batch = list(self._spool)
+            self._spool.clear()
+        if batch and self._send(batch):
+            self._sink.counters.add("exported", len(batch))
+            self._sink.counters.add("errors_resent", len(batch))
+        elif batch:
+            self._sink.counters.add("errors_lost", len(batch))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)

@@ -12,6 +12,10 @@ from typing import Any, TypeVar
 from lipservice_sdk.severity import SEVERITIES
 
 SCHEMA = "lipservice.policy/v1"
+# Bounds on what a document may hold: every value a tenant or a model writes is checked against them.
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_SECONDS = 86_400
 PREDICATE_OPS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "exists")
 
 T = TypeVar("T")
@@ -71,11 +75,20 @@ class AttributePredicate:
         return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}.get(self.op, False)
 
 
+# A line carrying an exception (stdlib exc_info, structlog's `exception`, OpenTelemetry's `exception.*`) is kept
+# whatever its level: in every policy that does not list its own always-keep rules, and so in every generated one.
+EXCEPTION_KEEP: tuple[AttributePredicate, ...] = (
+    AttributePredicate("exception.type", "exists", None),
+    AttributePredicate("exception.message", "exists", None),
+    AttributePredicate("exception.stacktrace", "exists", None),
+)
+
+
 @dataclass(frozen=True)
 class KeepRules:
     first_per_pattern: bool = True
     window_seconds: int = 300
-    attributes: tuple[AttributePredicate, ...] = (AttributePredicate("http.status_code", "gte", 500),)
+    attributes: tuple[AttributePredicate, ...] = (AttributePredicate("http.status_code", "gte", 500), *EXCEPTION_KEEP)
     # Also the first line of each template key (signature) per window: a miner may merge kinds that differ only
     # in a literal word (`from RUNNING to FAILED`), and the key still tells them apart.
     first_per_signature: bool = True
@@ -136,11 +149,46 @@ def compute_etag(document: PolicyDocument) -> str:
 
 
 def policy_from_json(text: str | bytes) -> PolicyDocument:
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise PolicyFormatError(
+            [PolicyIssue("$", "too_large", f"a policy document is at most {MAX_DOCUMENT_BYTES} bytes")]
+        )
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise PolicyFormatError([PolicyIssue("$", "too_deep", f"nested deeper than {MAX_DEPTH} levels")]) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise PolicyFormatError([PolicyIssue("$", "invalid_json", f"not JSON: {exc}")]) from exc
     return policy_from_dict(data)
+
+
+def _too_deep(data: Any, path: str, depth: int) -> str | None:
+    """The path of the first value nested deeper than MAX_DEPTH, walked without recursion."""
+    stack: list[tuple[Any, str, int]] = [(data, path, depth)]
+    while stack:
+        value, where, level = stack.pop()
+        if isinstance(value, Mapping | list):
+            if level >= MAX_DEPTH:
+                return where
+            items = value.items() if isinstance(value, Mapping) else enumerate(value)
+            for key, child in items:
+                child_path = f"{where}.{key}" if isinstance(value, Mapping) else f"{where}[{key}]"
+                stack.append((child, child_path, level + 1))
+    return None
+
+
+def document_bounds_issues(data: Any) -> list[PolicyIssue]:
+    """Size and nesting of a parsed document, checked before its fields are read."""
+    deep = _too_deep(data, "$", 0)
+    if deep is not None:
+        return [PolicyIssue(deep, "too_deep", f"nested deeper than {MAX_DEPTH} levels")]
+    try:
+        size = len(json.dumps(data, separators=(",", ":"), default=str))
+    except (TypeError, ValueError, OverflowError):
+        return []
+    if size > MAX_DOCUMENT_BYTES:
+        return [PolicyIssue("$", "too_large", f"a policy document is at most {MAX_DOCUMENT_BYTES} bytes, got {size}")]
+    return []
 
 
 def policy_to_dict(document: PolicyDocument) -> dict[str, Any]:
@@ -181,6 +229,9 @@ def policy_to_dict(document: PolicyDocument) -> dict[str, Any]:
 
 def policy_from_dict(data: Any) -> PolicyDocument:
     """Parse a document, filling defaults for missing optional fields; raise PolicyFormatError listing every issue."""
+    issues = document_bounds_issues(data)
+    if issues:
+        raise PolicyFormatError(issues)
     reader = _Reader()
     document = reader.document(data)
     if reader.issues or document is None:
@@ -233,7 +284,7 @@ class _Reader:
         if value is None:
             expected = getattr(check, "expected", "a valid value")
             code = getattr(check, "code", "type")
-            self.fail(f"{path}.{key}", code, f"expected {expected}, got {data[key]!r}"[:200])
+            self.fail(f"{path}.{key}", code, f"expected {expected}, got {_shown(data[key])}")
             return default
         return value
 
@@ -315,7 +366,7 @@ class _Reader:
         return KeepRules(
             first_per_pattern=self.get(body, "first_per_pattern", path, True, _boolean),
             first_per_signature=self.get(body, "first_per_signature", path, True, _boolean),
-            window_seconds=self.get(body, "window_seconds", path, defaults.window_seconds, _non_negative_int),
+            window_seconds=self.get(body, "window_seconds", path, defaults.window_seconds, _seconds),
             attributes=predicates,
         )
 
@@ -347,7 +398,7 @@ class _Reader:
             enabled=self.get(body, "enabled", path, defaults.enabled, _boolean),
             factor=self.get(body, "factor", path, defaults.factor, _at_least_one),
             threshold=self.get(body, "threshold", path, defaults.threshold, _at_least_one),
-            duration_seconds=self.get(body, "duration_seconds", path, defaults.duration_seconds, _non_negative_int),
+            duration_seconds=self.get(body, "duration_seconds", path, defaults.duration_seconds, _seconds),
         )
 
     def error_context(self, data: Any, path: str) -> ErrorContext:
@@ -358,7 +409,7 @@ class _Reader:
         return ErrorContext(
             enabled=self.get(body, "enabled", path, defaults.enabled, _boolean),
             lines_per_trace=self.get(body, "lines_per_trace", path, defaults.lines_per_trace, _non_negative_int),
-            seconds=self.get(body, "seconds", path, defaults.seconds, _non_negative_number),
+            seconds=self.get(body, "seconds", path, defaults.seconds, _seconds_number),
         )
 
 
@@ -392,6 +443,17 @@ def _non_negative_number(value: Any) -> float | None:
     return number if number is not None and number >= 0 else None
 
 
+@_expects(f"a whole number of seconds from 0 to {MAX_SECONDS}", "seconds_range")
+def _seconds(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SECONDS else None
+
+
+@_expects(f"a number of seconds from 0 to {MAX_SECONDS}", "seconds_range")
+def _seconds_number(value: Any) -> float | None:
+    number = _finite(value)
+    return number if number is not None and 0 <= number <= MAX_SECONDS else None
+
+
 @_expects("a number in [0, 1]", "rate_range")
 def _rate(value: Any) -> float | None:
     number = _finite(value)
@@ -411,8 +473,18 @@ def _signatures(value: Any) -> tuple[str, ...] | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:120]
+    except ValueError:  # an integer too long to print
+        return "a number too long to show"
+
+
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer written with hundreds of digits
+        return None
     return number if math.isfinite(number) else None

@@ -95,6 +95,7 @@ class PolicyPoller:
         self.interval = max(0.05, interval)
         self.etag = etag
         self._first_delay = 0.0
+        self._warned = False
         self._lock = threading.Lock()
         self.worker = Worker("lipservice-policy", self._loop)
 
@@ -117,7 +118,16 @@ class PolicyPoller:
     def _loop(self, stop: threading.Event) -> None:
         delay = self._first_delay
         while not stop.wait(delay):
-            delay = self.poll_once()
+            try:
+                delay = self.poll_once()
+            except Exception:  # whatever an answer holds, the poller keeps the last good policy and keeps polling
+                self._counters.add("policy_errors")
+                if not self._warned:
+                    self._warned = True
+                    _log.warning(
+                        "lipservice: a policy answer could not be used; keeping the last good policy", exc_info=True
+                    )
+                delay = self._jittered(self.interval)
 
     def poll_once(self) -> float:
         """One fetch; returns the delay until the next one."""

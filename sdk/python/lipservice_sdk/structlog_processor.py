@@ -7,6 +7,7 @@ side sees every event already: the processor is then optional, and records it ta
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -31,6 +32,10 @@ def event_from_dict(method_name: str, event_dict: MutableMapping[str, Any]) -> L
     attributes: dict[str, AttributeValue] = {
         key: attribute_value(value) for key, value in event_dict.items() if key not in _SKIPPED_KEYS
     }
+    if "exception.type" not in attributes:
+        kind = _exception_type(event_dict)
+        if kind is not None:
+            attributes["exception.type"] = kind
     return LogEvent(
         message=str(event_dict.get("event", "")),
         level=level,
@@ -39,6 +44,22 @@ def event_from_dict(method_name: str, event_dict: MutableMapping[str, Any]) -> L
         span_id=span_id,
         attributes=attributes,
     )
+
+
+def _exception_type(event_dict: MutableMapping[str, Any]) -> str | None:
+    """The exception a structlog event carries: `exc_info` before rendering, the `exception` text after it."""
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        return type(exc_info).__name__
+    if isinstance(exc_info, tuple) and exc_info and isinstance(exc_info[0], type):
+        return exc_info[0].__name__
+    rendered = event_dict.get("exception")
+    if isinstance(rendered, str) and rendered.strip():
+        last = rendered.strip().splitlines()[-1]
+        return last.split(":", 1)[0].strip()[:200] or "Exception"
+    return None
 
 
 class LipServiceProcessor:

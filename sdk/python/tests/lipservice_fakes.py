@@ -65,6 +65,17 @@ class ReceivedLog:
     trace_id: str
 
 
+def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        size = int(request.rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            request.rfile.readline()
+            return b"".join(chunks)
+        chunks.append(request.rfile.read(size))
+        request.rfile.readline()
+
+
 class _Server:
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -102,8 +113,11 @@ class _Server:
         self.httpd.server_close()
 
     def _dispatch(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
+        if request.headers.get("Transfer-Encoding", "").lower() == "chunked":  # Node's HTTP client streams gzip
+            body = _read_chunked(request)
+        else:
+            length = int(request.headers.get("Content-Length") or 0)
+            body = request.rfile.read(length) if length else b""
         with self.lock:
             self.arrivals.append(request.path)
         if self.hang:
@@ -134,6 +148,8 @@ class OtlpServer(_Server):
         self.token = token
         self.logs: list[ReceivedLog] = []
         self.rejected = 0
+        self.unavailable_until = 0.0  # time.monotonic() before which every export is answered 503
+        self.unavailable_answers = 0
 
     def respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -144,6 +160,10 @@ class OtlpServer(_Server):
             with self.lock:
                 self.rejected += 1
             return 401, {}, b""
+        with self.lock:
+            if time.monotonic() < self.unavailable_until:
+                self.unavailable_answers += 1
+                return 503, {"Retry-After": "1"}, b""
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         request = ExportLogsServiceRequest.FromString(body)
@@ -188,6 +208,7 @@ class LipServiceServer(_Server):
         self.policy: dict[str, Any] | None = None
         self.etag = ""
         self.policy_status: int | None = None  # force this status on policy requests
+        self.policy_body: bytes | None = None  # answer policy requests with these bytes (a hostile document)
         self.policy_requests: list[dict[str, str]] = []
         self.stats_script: list[StatsReply] = []
         self.stats_posts: list[dict[str, Any]] = []
@@ -195,7 +216,7 @@ class LipServiceServer(_Server):
 
     def publish(self, policy: dict[str, Any], etag: str) -> None:
         with self.lock:
-            self.policy, self.etag, self.policy_status = policy, etag, None
+            self.policy, self.etag, self.policy_status, self.policy_body = policy, etag, None, None
 
     def respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -213,6 +234,8 @@ class LipServiceServer(_Server):
             self.policy_requests.append(headers)
             if self.policy_status is not None:
                 return self.policy_status, {}, b'{"error": {"code": "forced"}}'
+            if self.policy_body is not None:
+                return 200, {"ETag": '"raw"', "Content-Type": "application/json"}, self.policy_body
             if self.policy is None:
                 return 404, {}, b'{"error": {"code": "not_found"}}'
             if headers.get("if-none-match") == self.etag:

@@ -170,3 +170,39 @@ def test_the_cache_is_replaced_atomically_and_keyed_by_server(tmp_path: Path) ->
     assert other.load() is None
     assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary files left behind
     assert first.path.name.startswith("check_out-")
+
+
+HOSTILE_ANSWERS = {
+    "400-digit rate": b'{"service": "checkout", "default_rate": ' + b"9" * 400 + b"}",
+    "huge window": b'{"service": "checkout", "keep": {"window_seconds": 1' + b"0" * 400 + b"}}",
+    "deep nesting": b'{"service": "checkout", "patterns": ' + b"[" * 40 + b"]" * 40 + b"}",
+    "very deep nesting": b"[" * 100_000 + b"]" * 100_000,
+    "over 1 MB": b'{"service": "checkout", "reasoning": "' + b"x" * (1024 * 1024) + b'"}',
+    "not JSON": b"\xff\xfe{",
+    "a list": b"[1, 2, 3]",
+    "huge exponent": b'{"service": "checkout", "default_rate": 1e400}',
+    "integer too long to read": b'{"service": "checkout", "default_rate": ' + b"7" * 5000 + b"}",
+}
+
+
+@pytest.mark.parametrize("answer", list(HOSTILE_ANSWERS), ids=list(HOSTILE_ANSWERS))
+def test_the_poller_survives_any_answer_and_keeps_the_last_good_policy(
+    lipservice: LipServiceServer, tmp_path: Path, app_logger: tuple[logging.Logger, ListHandler], answer: str
+) -> None:
+    logger, app = app_logger
+    lipservice.publish(_policy(1, 0.0), '"v1"')
+    handle = configure_adaptive_logging(
+        "checkout", lipservice_url=lipservice.url, api_key=API_KEY, cache_dir=tmp_path, logger=logger,
+        refresh_interval=0.05,
+    )  # fmt: skip
+    assert wait_until(lambda: _version(handle) == 1)
+    with lipservice.lock:
+        lipservice.policy_body = HOSTILE_ANSWERS[answer]
+    errors = handle.stats()["policy_errors"]
+    assert wait_until(lambda: handle.stats()["policy_errors"] >= errors + 3)
+    assert _version(handle) == 1
+    logger.info("Item %d added", 1)
+    assert app.records == [], "the last good policy (INFO at 0) is still in force"
+
+    lipservice.publish(_policy(2, 1.0), '"v2"')
+    assert wait_until(lambda: _version(handle) == 2), "the poller is still polling"

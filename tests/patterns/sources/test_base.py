@@ -75,9 +75,17 @@ def test_volume_buckets_align_to_the_epoch() -> None:
 
 @pytest.mark.parametrize(
     ("text", "number", "expected"),
-    [("warning", None, "WARN"), ("", 17, "ERROR"), (None, 21, "FATAL"), ("", 0, "INFO"), ("13", None, "WARN")],
+    [
+        ("warning", None, "WARN"),
+        ("", 17, "ERROR"),
+        (None, 21, "FATAL"),
+        ("", 0, "INFO"),
+        ("13", None, "WARN"),
+        ("info", 18, "ERROR"),
+        ("ERROR2", None, "ERROR"),
+    ],
 )
-def test_severity_follows_posthog_rules(text: str | None, number: int | None, expected: str) -> None:
+def test_severity_follows_the_shared_reading(text: str | None, number: int | None, expected: str) -> None:
     assert severity_of(text, number) == expected
 
 
