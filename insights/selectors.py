@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Case, F, Min, Q, QuerySet, Sum, When
+from django.db.models import Case, F, Min, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -23,14 +23,21 @@ from insights.engine.regime import RegimeProjection, project_month_with_policy, 
 from insights.models import AlertChannel, AlertDelivery, Anomaly, Incident
 from lipservice.errors import DomainError
 from lipservice.models import Team
-from patterns.models import Pattern, PatternWindow, Service
-from policies.models import PolicyVersion
+from patterns.selectors import (
+    KEPT_ONLY_SOURCES,
+    WINDOW_HAS_SDK,
+    pattern_windows_in_range,
+    patterns_of_service,
+    service_list,
+)
+from policies.selectors import policy_active, policy_versions_published
+
+if TYPE_CHECKING:
+    from patterns.models import Pattern, Service
+    from policies.models import PolicyVersion
 
 DEFAULT_PERIOD_DAYS = 30
 PROJECTION_HISTORY_DAYS = 56
-# Sources that read what already reached PostHog: they saw only kept lines, which are re-weighted by 1/rate.
-KEPT_ONLY_SOURCES = frozenset({Service.SourceKind.POSTHOG, Service.SourceKind.CLICKHOUSE})
-_HAS_SDK = Q(sdk_seen__gt=0) | Q(sdk_bytes_seen__gt=0)
 
 
 class InvalidPricing(DomainError):
@@ -72,9 +79,7 @@ def period_for(*, team: Team, days: int = DEFAULT_PERIOD_DAYS, end: datetime | N
     """The trailing `days` before `end` (default now); observation starts at the team's first window in it."""
     stop = end or timezone.now()
     start = stop - timedelta(days=days)
-    first = PatternWindow.objects.filter(service__team=team, bucket_start__gte=start, bucket_start__lt=stop).aggregate(
-        first=Min("bucket_start")
-    )["first"]
+    first = pattern_windows_in_range(team=team, start=start, stop=stop).aggregate(first=Min("bucket_start"))["first"]
     return Period(start=start, end=stop, observed_start=first)
 
 
@@ -109,7 +114,7 @@ def pattern_dominant_severity(pattern: Pattern) -> str:
 
 
 def _policy_timeline(service: Service) -> tuple[list[datetime], list[Mapping[str, Any]]]:
-    versions = PolicyVersion.objects.filter(service=service, published_at__isnull=False).order_by("published_at")
+    versions = policy_versions_published(service=service)
     return [v.published_at for v in versions if v.published_at], [v.document for v in versions]
 
 
@@ -120,10 +125,10 @@ def pattern_bytes(*, service: Service, start: datetime, end: datetime) -> dict[i
     source reading from PostHog saw only kept lines, so before = error bytes + other bytes / rate of the policy in
     force at that hour; a source that reads the application's own logs (files) saw everything, nothing dropped.
     """
-    windows = PatternWindow.objects.filter(service=service, bucket_start__gte=start, bucket_start__lt=end)
+    windows = pattern_windows_in_range(service=service, start=start, stop=end)
     out: dict[int, PatternBytes] = {}
     sdk_rows = (
-        windows.filter(_HAS_SDK)
+        windows.filter(WINDOW_HAS_SDK)
         .values("pattern_id")
         .annotate(seen=Sum("sdk_bytes_seen"), kept=Sum("sdk_bytes_kept"), lines=Sum("sdk_seen"), err=Sum("errors"))
     )
@@ -133,7 +138,7 @@ def pattern_bytes(*, service: Service, start: datetime, end: datetime) -> dict[i
         acc.bytes_after += row["kept"] or 0
         acc.lines_before += row["lines"] or 0
         acc.errors += row["err"] or 0
-    analysed = windows.exclude(_HAS_SDK)
+    analysed = windows.exclude(WINDOW_HAS_SDK)
     reweight = service.source_kind in KEPT_ONLY_SOURCES
     times, documents = _policy_timeline(service) if reweight else ([], [])
     if not times:
@@ -145,7 +150,7 @@ def pattern_bytes(*, service: Service, start: datetime, end: datetime) -> dict[i
             acc.lines_before += row["n"] or 0
             acc.errors += row["err"] or 0
         return out
-    patterns = {p.pk: p for p in Pattern.objects.filter(service=service)}
+    patterns = {p.pk: p for p in patterns_of_service(service=service)}
     for window in analysed.only("pattern_id", "bucket_start", "bytes", "count", "errors"):
         acc = out.setdefault(window.pattern_id, PatternBytes(window.pattern_id))
         index = bisect.bisect_right(times, window.bucket_start) - 1
@@ -165,10 +170,10 @@ def team_cost(*, team: Team, period: Period | None = None) -> TeamCost:
     """Monthly before/after dollars for the team, its services and their patterns, reconciling exactly."""
     period = period or period_for(team=team)
     usages: list[Usage] = []
-    for service in Service.objects.filter(team=team).order_by("name"):
+    for service in service_list(team=team):
         rows = pattern_bytes(service=service, start=period.start, end=period.end)
-        names = dict(Pattern.objects.filter(pk__in=rows).values_list("pk", "pattern_id"))
-        templates = dict(Pattern.objects.filter(pk__in=rows).values_list("pk", "template"))
+        names = dict(patterns_of_service(service=service, pks=rows).values_list("pk", "pattern_id"))
+        templates = dict(patterns_of_service(service=service, pks=rows).values_list("pk", "template"))
         usages.extend(
             Usage(
                 service=service.name,
@@ -191,14 +196,14 @@ def daily_bytes_after(
     """
     start = datetime.combine(today - timedelta(days=days), datetime.min.time(), tzinfo=UTC)
     stop = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
-    windows = PatternWindow.objects.filter(service__in=services, bucket_start__gte=start, bucket_start__lt=stop)
+    windows = pattern_windows_in_range(services=services, start=start, stop=stop)
     first = windows.aggregate(first=Min("bucket_start"))["first"]
     if first is None:
         return None, []
     rows = (
         windows.annotate(day=TruncDate("bucket_start", tzinfo=UTC))
         .values("day")
-        .annotate(total=Sum(Case(When(_HAS_SDK, then=F("sdk_bytes_kept")), default=F("bytes"))))
+        .annotate(total=Sum(Case(When(WINDOW_HAS_SDK, then=F("sdk_bytes_kept")), default=F("bytes"))))
     )
     totals = {row["day"]: float(row["total"] or 0) for row in rows}
     first_utc = first.astimezone(UTC)
@@ -228,7 +233,7 @@ def cost_projection(*, team: Team, service: Service | None = None, today: date |
     """Month-end bytes and dollars; a service's dollars are its bytes at the team's projected average price."""
     day = today or timezone.now().date()
     pricing = team_pricing(team=team)
-    team_services = list(Service.objects.filter(team=team))
+    team_services = list(service_list(team=team))
     team_start, team_values = daily_bytes_after(services=team_services, today=day)
     if team_start is None or len(team_values) < 2:
         return CostProjection(None, 0.0, Decimal(0), pricing.currency)
@@ -251,7 +256,7 @@ def cost_projection(*, team: Team, service: Service | None = None, today: date |
 
 
 def policy_document_active(*, service: Service) -> Mapping[str, Any] | None:
-    version = PolicyVersion.objects.filter(service=service, status=PolicyVersion.Status.ACTIVE).first()
+    version = policy_active(service=service)
     return version.document if version else None
 
 
@@ -268,7 +273,7 @@ def service_recommendations(
     document = policy_document_active(service=service) or {}
     factor = float(period.month_factor)
     rows = pattern_bytes(service=service, start=period.start, end=period.end)
-    patterns = Pattern.objects.filter(pk__in=rows)
+    patterns = patterns_of_service(service=service, pks=rows)
     volumes = [
         PatternVolume(
             pattern=p.pattern_id,
@@ -318,7 +323,7 @@ def alert_last_sent(*, channel: AlertChannel, service: Service) -> AlertDelivery
 def policy_savings_agreement(*, version: PolicyVersion, until: datetime | None = None) -> SavingsAgreement:
     """The version's simulated byte reduction against the SDK's measured one since it was published."""
     start = version.published_at or version.created_at
-    windows = PatternWindow.objects.filter(service=version.service, bucket_start__gte=start).filter(_HAS_SDK)
+    windows = pattern_windows_in_range(service=version.service, start=start).filter(WINDOW_HAS_SDK)
     if until is not None:
         windows = windows.filter(bucket_start__lt=until)
     totals = windows.aggregate(seen=Sum("sdk_bytes_seen"), kept=Sum("sdk_bytes_kept"))
@@ -352,7 +357,7 @@ def _insight_context(*, team: Team, days: int, now: datetime | None) -> tuple[Pe
 
 def team_insights(*, team: Team, days: int = DEFAULT_PERIOD_DAYS, now: datetime | None = None) -> dict[str, Any]:
     period, cost, rates = _insight_context(team=team, days=days, now=now)
-    services = list(Service.objects.filter(team=team).order_by("name"))
+    services = list(service_list(team=team))
     starts = [d for d in (service_regime(service=s, until=period.end).first_day for s in services) if d]
     projection = policy_projection(
         team=team,
@@ -397,7 +402,7 @@ def team_insights(*, team: Team, days: int = DEFAULT_PERIOD_DAYS, now: datetime 
 
 
 def _savings_check(service: Service) -> dict[str, Any] | None:
-    version = PolicyVersion.objects.filter(service=service, status=PolicyVersion.Status.ACTIVE).first()
+    version = policy_active(service=service)
     if version is None:
         return None
     check = policy_savings_agreement(version=version)
@@ -503,12 +508,12 @@ class PolicyRegime:
 
 
 def service_regime(*, service: Service, until: datetime | None = None) -> PolicyRegime:
-    version = PolicyVersion.objects.filter(service=service, status=PolicyVersion.Status.ACTIVE).first()
+    version = policy_active(service=service)
     if version is None:
         return PolicyRegime(None, None, 1.0, "no_policy", None, 0)
     since = version.published_at or version.created_at
     agreement = policy_savings_agreement(version=version, until=until)
-    windows = PatternWindow.objects.filter(service=service, bucket_start__gte=since).filter(_HAS_SDK)
+    windows = pattern_windows_in_range(service=service, start=since).filter(WINDOW_HAS_SDK)
     if until is not None:
         windows = windows.filter(bucket_start__lt=until)
     hours = windows.values("bucket_start").distinct().count()
@@ -559,7 +564,7 @@ def run_rates(*, team: Team, period: Period, cost: TeamCost) -> dict[str, Any]:
     pricing = team_pricing(team=team)
     factor = period.month_factor
     days = period.observed_seconds / 86_400
-    services = list(Service.objects.filter(team=team).order_by("name"))
+    services = list(service_list(team=team))
     regimes = {s.name: service_regime(service=s, until=period.end) for s in services}
     seen = {row.service: row.bytes_before for row in cost.services}
     without_bytes = [Decimal(seen.get(s.name, 0)) * factor for s in services]
@@ -643,18 +648,16 @@ def run_rates(*, team: Team, period: Period, cost: TeamCost) -> dict[str, Any]:
 
 def service_proof(*, service: Service, until: datetime | None = None) -> dict[str, Any] | None:
     """The active policy's promise against what the SDK counted since it took effect: bytes, errors, patterns kept."""
-    version = PolicyVersion.objects.filter(service=service, status=PolicyVersion.Status.ACTIVE).first()
+    version = policy_active(service=service)
     if version is None:
         return None
     since = version.published_at or version.created_at
     check = policy_savings_agreement(version=version, until=until)
-    windows = PatternWindow.objects.filter(service=service, bucket_start__gte=since).filter(_HAS_SDK)
+    windows = pattern_windows_in_range(service=service, start=since).filter(WINDOW_HAS_SDK)
     if until is not None:
         windows = windows.filter(bucket_start__lt=until)
     error_patterns = [
-        p.pk
-        for p in Pattern.objects.filter(service=service)
-        if p.error_count and pattern_dominant_severity(p) == "ERROR"
+        p.pk for p in patterns_of_service(service=service) if p.error_count and pattern_dominant_severity(p) == "ERROR"
     ]
     errors = windows.filter(pattern_id__in=error_patterns).aggregate(seen=Sum("sdk_seen"), kept=Sum("sdk_kept"))
     per_pattern = windows.values("pattern_id").annotate(kept=Sum("sdk_kept"))
@@ -688,7 +691,7 @@ def daily_bytes(
     saw only kept lines). A first day whose data starts after midnight is partial and left out, as is today."""
     start = datetime.combine(today - timedelta(days=days), datetime.min.time(), tzinfo=UTC)
     stop = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
-    windows = PatternWindow.objects.filter(service__in=services, bucket_start__gte=start, bucket_start__lt=stop)
+    windows = pattern_windows_in_range(services=services, start=start, stop=stop)
     first = windows.aggregate(first=Min("bucket_start"))["first"]
     if first is None:
         return None, [], []
@@ -698,7 +701,7 @@ def daily_bytes(
         times, documents = _policy_timeline(service) if service.source_kind in KEPT_ONLY_SOURCES else ([], [])
         mine = windows.filter(service=service)
         sdk = (
-            mine.filter(_HAS_SDK)
+            mine.filter(WINDOW_HAS_SDK)
             .annotate(day=TruncDate("bucket_start", tzinfo=UTC))
             .values("day")
             .annotate(seen=Sum("sdk_bytes_seen"), kept=Sum("sdk_bytes_kept"))
@@ -706,7 +709,7 @@ def daily_bytes(
         for row in sdk:
             without[row["day"]] = without.get(row["day"], 0.0) + float(row["seen"] or 0)
             sent[row["day"]] = sent.get(row["day"], 0.0) + float(row["kept"] or 0)
-        analysed = mine.exclude(_HAS_SDK)
+        analysed = mine.exclude(WINDOW_HAS_SDK)
         if not times:
             for row in (
                 analysed.annotate(day=TruncDate("bucket_start", tzinfo=UTC)).values("day").annotate(b=Sum("bytes"))
@@ -714,7 +717,7 @@ def daily_bytes(
                 without[row["day"]] = without.get(row["day"], 0.0) + float(row["b"] or 0)
                 sent[row["day"]] = sent.get(row["day"], 0.0) + float(row["b"] or 0)
             continue
-        patterns = {p.pk: p for p in Pattern.objects.filter(service=service)}
+        patterns = {p.pk: p for p in patterns_of_service(service=service)}
         for window in analysed.only("pattern_id", "bucket_start", "bytes", "count", "errors"):
             index = bisect.bisect_right(times, window.bucket_start) - 1
             rate = _rate_in(documents[index], patterns[window.pattern_id]) if index >= 0 else 1.0
@@ -755,7 +758,7 @@ def policy_projection(
     """Month-end bytes and dollars under the policy in force, and without LipService. The team's bytes are priced at
     its tiers; a service's at the given average prices per GB (the team's, at its volume with and without)."""
     pricing = team_pricing(team=team)
-    scope = [service] if service is not None else list(Service.objects.filter(team=team))
+    scope = [service] if service is not None else list(service_list(team=team))
     start, without, sent = daily_bytes(services=scope, today=today)
     if start is None or len(without) < 2:
         return PolicyProjection(None, Decimal(0), Decimal(0), pricing.currency, keep_basis)

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -43,9 +43,12 @@ from lipservice.errors import DomainError
 from lipservice.models import Team
 from patterns.engine.anomaly import AnomalyConfig, detect_anomalies
 from patterns.engine.redaction import redact
-from patterns.models import Pattern, PatternWindow, Service
+from patterns.selectors import pattern_windows_in_range
 from policies.engine.llm.config import LLMConfig
 from policies.engine.llm.providers import LLMError, LLMProvider, provider_from_config
+
+if TYPE_CHECKING:
+    from patterns.models import Pattern, Service
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def anomalies_scan(
     pattern, kind and start), so overlapping scans are harmless.
     """
     moment = now or timezone.now()
-    if service.analysis_watermark is not None and service.source_kind != Service.SourceKind.SDK:
+    if service.analysis_watermark is not None and service.source_kind != service.SourceKind.SDK:
         # Hours the analysis has not read yet look like a drop to zero; stop where the analysed logs stop.
         moment = min(moment, service.analysis_watermark)
     epoch = int(moment.timestamp())
@@ -119,9 +122,8 @@ def anomalies_scan(
     errors: dict[str, list[int]] = {}
     patterns: dict[str, Pattern] = {}
     reported: set[tuple[str, int]] = set()
-    windows = PatternWindow.objects.filter(
-        service=service, bucket_start__gte=start, bucket_start__lt=stop, bucket_seconds=BUCKET_SECONDS
-    ).select_related("pattern")
+    windows = pattern_windows_in_range(service=service, start=start, stop=stop).filter(bucket_seconds=BUCKET_SECONDS)
+    windows = windows.select_related("pattern")
     for window in windows:
         key = window.pattern.pattern_id
         patterns[key] = window.pattern

@@ -8,12 +8,12 @@ from celery import shared_task
 
 from insights.services import alert_deliver, anomalies_scan, incident_notify, incident_resolve_stale
 from lipservice.delivery import MAX_RETRIES, RETRY_POLICY, DeliveryRetry
-from patterns.models import Service
+from patterns.selectors import service_get_by_id, service_ids
 
 
 @shared_task(name="insights.scan_all_services")
 def scan_all_services() -> int:
-    ids = list(Service.objects.values_list("pk", flat=True))
+    ids = service_ids()
     for service_id in ids:
         scan_service.delay(service_id=service_id)
     return len(ids)
@@ -21,7 +21,7 @@ def scan_all_services() -> int:
 
 @shared_task(name="insights.scan_service")
 def scan_service(*, service_id: int) -> int:
-    service = Service.objects.select_related("team").get(pk=service_id)
+    service = service_get_by_id(service_id=service_id)
     incident_resolve_stale(service=service)
     return len(anomalies_scan(service=service))
 

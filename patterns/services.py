@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 from lipservice_sdk.severity import normalize_severity
 from lipservice_sdk.stats import OVERFLOW_PATTERN
@@ -205,3 +206,38 @@ def records_from_lines(*, service: str, lines: list[dict[str, str]]) -> list[Sou
             )
         )
     return records
+
+
+def pattern_windows_scale(
+    *,
+    service: Service,
+    factor: int,
+    analysed: tuple[datetime, datetime] | None,
+    replayed: tuple[datetime, datetime] | None,
+) -> int:
+    """Demo only: multiply the counts of the hours a demo run wrote (analysed: count, bytes, errors; replayed: the SDK
+    counts) by `factor`, the production lines each generated line stands for. Each range is scaled once, by the run
+    that wrote it, so running the demo again does not compound. Returns how many windows changed."""
+    changed = 0
+    if factor <= 1:
+        return 0
+    if analysed is not None:
+        start, end = analysed
+        changed += PatternWindow.objects.filter(service=service, bucket_start__gte=start, bucket_start__lt=end).update(
+            count=F("count") * factor, bytes=F("bytes") * factor, errors=F("errors") * factor
+        )
+        # Pattern totals follow their windows (they are what the pattern tables rank by).
+        totals = (
+            PatternWindow.objects.filter(service=service).values("pattern_id").annotate(n=Sum("count"), b=Sum("bytes"))
+        )
+        for row in totals:
+            Pattern.objects.filter(pk=row["pattern_id"]).update(count=row["n"] or 0, bytes=row["b"] or 0)
+    if replayed is not None:
+        start, end = replayed
+        changed += PatternWindow.objects.filter(service=service, bucket_start__gte=start, bucket_start__lt=end).update(
+            sdk_seen=F("sdk_seen") * factor,
+            sdk_kept=F("sdk_kept") * factor,
+            sdk_bytes_seen=F("sdk_bytes_seen") * factor,
+            sdk_bytes_kept=F("sdk_bytes_kept") * factor,
+        )
+    return changed

@@ -17,6 +17,11 @@ def policy_active(*, service: Service) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(service=service, status=PolicyVersion.Status.ACTIVE).first()
 
 
+def policy_versions_published(*, service: Service) -> QuerySet[PolicyVersion]:
+    """Every version that was ever published, in the order it was."""
+    return PolicyVersion.objects.filter(service=service, published_at__isnull=False).order_by("published_at")
+
+
 def latest_version(*, service: Service) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(service=service).order_by("-number").first()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -16,8 +16,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from lipservice.errors import NotFound
 from lipservice.models import Team
 from lipservice.selectors import team_for_user
-from patterns.models import Service
 from patterns.selectors import pattern_get, service_get, service_list
+
+if TYPE_CHECKING:
+    from patterns.models import Service
 
 LOGIN_URL = "/admin/login/"
 BUNDLE = ("dashboard/main.js", "dashboard/main.css")

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from insights.services import anomalies_scan
-from patterns.models import Service
+from patterns.selectors import service_list_for_team_name
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--lookback-hours", type=int, default=3, help="Hours tested; earlier ones are baseline.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        services = Service.objects.filter(team__name=options["team"]).select_related("team")
+        services = service_list_for_team_name(team_name=options["team"])
         if options["service"]:
             services = services.filter(name=options["service"])
         if not services.exists():

@@ -12,11 +12,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
+from insights.demo import DEMO_PRICE_TABLE, demo_scale_incidents
 from insights.services import anomalies_scan, team_pricing_set
-from lipservice.demo import DEMO_PRICE_TABLE, demo_scale_incidents, demo_scale_windows, demo_sdk_replay
 from lipservice.services import team_get_or_create
 from patterns.demo import DEMO_SERVICES, demo_end_default, write_demo_file
-from patterns.services import service_get_or_create
+from patterns.services import pattern_windows_scale, service_get_or_create
+from policies.demo import demo_sdk_replay
 from policies.loop import pipeline_run
 
 REPLAY_HOURS = 7 * 24
@@ -99,7 +100,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {name}: anomaly scan of the last {SCAN_LOOKBACK_HOURS} h: {len(incidents)} incident(s)"
                 )
-            demo_scale_windows(
+            pattern_windows_scale(
                 service=service,
                 factor=options["volume_factor"],
                 analysed=(analysed_from, analysed_to) if analysed else None,
