@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import F
 
 from insights.models import Anomaly, Incident
-from insights.services import incident_explain
+from insights.services.explanations import incident_explain
 
 # Tiers of the kind log vendors publish per GB ingested (cheaper per GB as volume grows); 30 days of retention included.
 DEMO_PRICE_TABLE = {

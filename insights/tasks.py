@@ -6,7 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
-from insights.services import alert_deliver, anomalies_scan, incident_notify, incident_resolve_stale
+from insights.services.alerts import alert_deliver, incident_notify
+from insights.services.anomalies import anomalies_scan, incident_resolve_stale
 from lipservice.delivery import MAX_RETRIES, RETRY_POLICY, DeliveryRetry
 from patterns.selectors import service_get_by_id, service_ids
 

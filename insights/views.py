@@ -15,7 +15,7 @@ from insights.serializers import (
     ServiceInsightsSerializer,
     TeamInsightsSerializer,
 )
-from insights.services import team_pricing_set
+from insights.services.pricing import team_pricing_set
 from patterns.selectors import service_get
 
 DAYS = OpenApiParameter("days", int, description="Trailing days the cost covers (1-90, default 30).")

@@ -9,7 +9,7 @@ import pytest
 from model_bakery import baker
 
 from insights.models import AlertChannel, Incident
-from insights.services import alert_payload
+from insights.services.alerts import alert_payload
 from patterns.models import Service
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from insights.models import AlertDelivery, Anomaly, Incident
-from insights.services import DetectedAnomaly, alert_channel_create, anomalies_record
+from insights.services.alerts import alert_channel_create
+from insights.services.anomalies import DetectedAnomaly, anomalies_record
 from patterns.models import Pattern, Service
 from policies.webhooks import SIGNATURE_HEADER, verify
 from tests.insights.conftest import Receiver, make_pattern
@@ -246,7 +247,7 @@ def test_quiet_hours_wrap_midnight_in_the_channel_time_zone() -> None:
 def test_stale_incidents_resolve_and_a_later_anomaly_opens_a_new_one(
     service: Service, incident_patterns: list[Pattern]
 ) -> None:
-    from insights.services import incident_resolve_stale
+    from insights.services.anomalies import incident_resolve_stale
 
     first = anomalies_record(service=service, anomalies=related_incident(incident_patterns))[0]
     assert incident_resolve_stale(service=service, now=T0 + timedelta(hours=4)) == 0

@@ -10,7 +10,7 @@ from django.utils import timezone
 from model_bakery import baker
 from rest_framework.test import APIClient
 
-from insights.services import DetectedAnomaly, anomalies_record
+from insights.services.anomalies import DetectedAnomaly, anomalies_record
 from lipservice.models import Team
 from patterns.models import Service
 from policies.models import PolicyVersion

@@ -12,7 +12,8 @@ from django.test import override_settings
 
 from insights.engine.explain import logs_url
 from insights.models import Incident
-from insights.services import DetectedAnomaly, anomalies_record, incident_explain
+from insights.services.anomalies import DetectedAnomaly, anomalies_record
+from insights.services.explanations import incident_explain
 from patterns.models import Pattern, Service
 from tests.insights.conftest import make_pattern
 from tests.policies.engine.llm_servers import Recorded, Reply, anthropic_reply, fake_server, openai_reply
@@ -140,7 +141,7 @@ def test_llm_failures_fall_back_to_rules_with_the_reason(service: Service, reply
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("loopback_peers")
 def test_the_llm_is_asked_only_when_an_alert_goes_out_and_its_words_reach_slack(service: Service) -> None:
-    from insights.services import alert_channel_create
+    from insights.services.alerts import alert_channel_create
     from tests.insights.conftest import Receiver
 
     slack = Receiver()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from insights.models import AlertDelivery, Anomaly, Incident
-from insights.services import alert_channel_create
+from insights.services.alerts import alert_channel_create
 from insights.tasks import scan_all_services
 from patterns.models import PatternWindow, Service
 from tests.insights.conftest import Receiver, make_pattern
@@ -51,7 +51,7 @@ def _fill(service: Service, *, spike_hours: int, spiked: set[str]) -> None:
 def test_an_incident_moving_three_patterns_yields_one_alert(service: Service, receiver: Receiver) -> None:
     alert_channel_create(team=service.team, name="slack", kind="slack", url=receiver.base)
     _fill(service, spike_hours=2, spiked={"p_timeout", "p_error", "p_access"})
-    from insights.services import anomalies_scan
+    from insights.services.anomalies import anomalies_scan
 
     incidents = anomalies_scan(service=service, now=NOW)
     assert len(incidents) == 1
@@ -71,7 +71,7 @@ def test_an_incident_moving_three_patterns_yields_one_alert(service: Service, re
 def test_a_quiet_service_raises_nothing(service: Service, receiver: Receiver) -> None:
     alert_channel_create(team=service.team, name="slack", kind="slack", url=receiver.base)
     _fill(service, spike_hours=0, spiked=set())
-    from insights.services import anomalies_scan
+    from insights.services.anomalies import anomalies_scan
 
     assert anomalies_scan(service=service, now=NOW) == []
     assert receiver.requests == [] and not Anomaly.objects.exists()
@@ -89,7 +89,7 @@ def test_the_beat_task_scans_every_service(service: Service, other_team: object)
 def test_hours_past_the_analysis_watermark_are_not_read_as_a_drop(team: object) -> None:
     from model_bakery import baker
 
-    from insights.services import anomalies_scan
+    from insights.services.anomalies import anomalies_scan
 
     analysed = baker.make(
         Service, team=team, name="files", source_kind=Service.SourceKind.FILE, analysis_watermark=NOW.replace(minute=0)
@@ -104,7 +104,7 @@ def test_hours_past_the_analysis_watermark_are_not_read_as_a_drop(team: object) 
 
 @pytest.mark.django_db
 def test_a_spike_only_an_app_key_reported_does_not_page_at_critical(service: Service) -> None:
-    from insights.services import anomalies_scan
+    from insights.services.anomalies import anomalies_scan
     from patterns.services import StatsEntry, pattern_stats_ingest
 
     _fill(service, spike_hours=0, spiked=set())

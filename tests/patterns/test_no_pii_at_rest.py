@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from insights.services import DetectedAnomaly, anomalies_record
+from insights.services.anomalies import DetectedAnomaly, anomalies_record
 from lipservice.models import Team
 from patterns.models import Pattern, Service
 from policies.services import policy_propose

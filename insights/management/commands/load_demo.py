@@ -13,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from insights.demo import DEMO_PRICE_TABLE, demo_scale_incidents
-from insights.services import anomalies_scan, team_pricing_set
+from insights.services.anomalies import anomalies_scan
+from insights.services.pricing import team_pricing_set
 from lipservice.services import team_get_or_create
 from patterns.demo import DEMO_SERVICES, demo_end_default, write_demo_file
 from patterns.services import pattern_windows_scale, service_get_or_create

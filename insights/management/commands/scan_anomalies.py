@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from insights.services import anomalies_scan
+from insights.services.anomalies import anomalies_scan
 from patterns.selectors import service_list_for_team_name
 
 
