@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from lipservice_sdk.policy import PolicyDocument, policy_from_dict
 
@@ -15,9 +14,10 @@ from patterns.connections import source_for_service
 from patterns.models import Service
 from patterns.sources import LogRecord as SourceRecord
 from patterns.sources import SourceError
+from policies.engine.pricing import Pricing, PricingError, gigabytes, parse_pricing
 from policies.engine.rules import estimate_reduction
 from policies.engine.simulator import LogRecord, simulate
-from policies.selectors import pattern_stats_for_service
+from policies.selectors import default_price_table, pattern_stats_for_service, team_price_table
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +40,13 @@ def _records(source_records: Iterator[SourceRecord], limit: int) -> Iterator[Log
         )
 
 
-def price_per_gb(service: Service) -> float:
-    """The marginal list price: the first paid tier of the team's table (or the default table), else the flat price."""
-    table = (service.team.config or {}).get("pricing") or settings.LIPSERVICE_PRICE_TABLE or {}
-    tiers = table.get("tiers", []) if isinstance(table, dict) else []
-    for tier in tiers:
-        price = tier.get("price_per_gb") if isinstance(tier, dict) else None
-        if isinstance(price, int | float) and price > 0:
-            return float(price)
-    return float(settings.LIPSERVICE_PRICE_PER_GB)
+def service_pricing(service: Service) -> Pricing:
+    """The team's tiered table over the default; a broken team table prices at the default (and says so in the log)."""
+    try:
+        return team_price_table(team=service.team)
+    except PricingError as exc:
+        logger.warning("team %s has an invalid price table (%s); simulating at the default", service.team_id, exc)
+        return parse_pricing(default_price_table())
 
 
 def policy_simulate(
@@ -58,11 +56,11 @@ def policy_simulate(
     policy = document if isinstance(document, PolicyDocument) else policy_from_dict(dict(document))
     end = service.analysis_watermark or timezone.now()
     start = end - timedelta(hours=hours)
-    price = price_per_gb(service)
+    pricing = service_pricing(service)
     try:
         source = source_for_service(service)
         records = _records(source.fetch_logs(service=service.name, start=start, end=end), REPLAY_MAX_LINES)
-        report = simulate(policy=policy, records=records, price_per_gb=price)
+        report = simulate(policy=policy, records=records, pricing=pricing)
         if report.lines_total:
             return {
                 "method": "replay",
@@ -86,9 +84,10 @@ def policy_simulate(
         "errors_kept": sum(s.error_count for s in stats),
         "patterns_total": len(stats),
         "patterns_covered": len(stats),
-        "price_per_gb": price,
-        "dollars_before": total_bytes / 1e9 * price,
-        "dollars_after": total_bytes * (1 - reduction) / 1e9 * price,
+        "price_per_gb": float(pricing.average_price_per_gb(gigabytes(total_bytes))),
+        "currency": pricing.currency,
+        "dollars_before": float(pricing.monthly_cost(gigabytes(total_bytes))),
+        "dollars_after": float(pricing.monthly_cost(gigabytes(round(total_bytes * (1 - reduction))))),
         "per_pattern": [],
     }
 

@@ -9,6 +9,7 @@ from lipservice_sdk.decision import Decision
 from lipservice_sdk.policy import PolicyDocument
 
 from policies.engine.mining import mine_records
+from policies.engine.pricing import Pricing
 from policies.engine.rules import RuleConfig, Target, generate_rule_policy
 from policies.engine.simulator import LogRecord, SimulationReport, simulate
 from policies.engine.stats import PatternStats
@@ -28,7 +29,7 @@ def plan_and_replay(
     service: str,
     target: Target,
     window_seconds: int,
-    price_per_gb: float,
+    pricing: Pricing,
     seed: int = 0,
     rule_config: RuleConfig | None = None,
 ) -> PlanOutcome:
@@ -40,7 +41,7 @@ def plan_and_replay(
     report = simulate(
         policy=policy,
         records=records,
-        price_per_gb=price_per_gb,
+        pricing=pricing,
         seed=seed,
         on_decision=lambda _record, decision: decisions.append(decision),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from lipservice_sdk.decision import ERROR_CONTEXT, Decider, Decision, ErrorContextBuffer, trace_unit
 from lipservice_sdk.policy import ErrorContext, PolicyDocument
 from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
 
-from policies.engine.rules import BYTES_PER_GB, SECONDS_PER_MONTH
+from policies.engine.pricing import Pricing, month_factor, period_dollars
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class SimulationReport:
     patterns_total: int
     patterns_covered: int
     lines_kept_boosted: int
-    price_per_gb: float
+    pricing: Pricing
     observed_seconds: float | None
     per_pattern: tuple[PatternEffect, ...]
 
@@ -83,16 +84,23 @@ class SimulationReport:
 
     @property
     def dollars_before(self) -> float:
-        return self.bytes_total / BYTES_PER_GB * self.price_per_gb
+        """The replayed period's share of the month's bill at this pace, priced by the tiered table."""
+        return float(period_dollars(self.pricing, num_bytes=self.bytes_total, observed_seconds=self.observed_seconds))
 
     @property
     def dollars_after(self) -> float:
-        return self.bytes_kept / BYTES_PER_GB * self.price_per_gb
+        return float(period_dollars(self.pricing, num_bytes=self.bytes_kept, observed_seconds=self.observed_seconds))
+
+    @property
+    def price_per_gb(self) -> float:
+        """The average price per GB at the month's volume before sampling (tiers and retention included)."""
+        gigabytes = self.bytes_total / 1e9 * float(month_factor(self.observed_seconds))
+        return float(self.pricing.average_price_per_gb(Decimal(str(gigabytes))))
 
     def monthly(self, dollars: float) -> float | None:
         if not self.observed_seconds:
             return None
-        return dollars * SECONDS_PER_MONTH / self.observed_seconds
+        return dollars * float(month_factor(self.observed_seconds))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +117,7 @@ class SimulationReport:
             "patterns_covered": self.patterns_covered,
             "lines_kept_boosted": self.lines_kept_boosted,
             "price_per_gb": self.price_per_gb,
+            "currency": self.pricing.currency,
             "dollars_before": self.dollars_before,
             "dollars_after": self.dollars_after,
             "observed_seconds": self.observed_seconds,
@@ -122,7 +131,7 @@ def simulate(
     *,
     policy: PolicyDocument,
     records: Iterable[LogRecord],
-    price_per_gb: float,
+    pricing: Pricing,
     seed: int = 0,
     on_decision: Callable[[LogRecord, Decision], None] | None = None,
 ) -> SimulationReport:
@@ -174,7 +183,7 @@ def simulate(
         patterns_total=len(effects),
         patterns_covered=sum(1 for e in effects.values() if e.kept),
         lines_kept_boosted=sum(e.kept_boosted for e in effects.values()),
-        price_per_gb=price_per_gb,
+        pricing=pricing,
         observed_seconds=(last - first) if first is not None and last is not None and last > first else None,
         per_pattern=ordered,
     )
