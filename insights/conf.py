@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from policies.selectors import default_price_table
-
-__all__ = ["PAGERDUTY_EVENTS_URL", "default_price_table", "pagerduty_events_url"]
-
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 

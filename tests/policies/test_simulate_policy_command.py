@@ -129,7 +129,7 @@ def test_text_report_names_the_numbers(small_log: Path) -> None:
         small_log, "--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.5", "--price-per-gb", "2"
     )
     assert "errors  4 of 4 kept" in out
-    assert "at $2/GB" in out
+    assert "(average 2/GB, tiers included)" in out
 
 
 def test_json_report_includes_the_policy(small_log: Path) -> None:
