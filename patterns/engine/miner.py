@@ -26,10 +26,14 @@ class MinerConfig:
     max_keys: int = 200_000
     max_example_chars: int = MAX_MESSAGE_CHARS
     match_cache_size: int = 65_536
+    long_tail_share: float = 0.95
 
     def cluster_config(self) -> ClusterConfig:
         return ClusterConfig(
-            variable_threshold=self.variable_threshold, path_threshold=self.path_threshold, max_gap=self.max_gap
+            variable_threshold=self.variable_threshold,
+            path_threshold=self.path_threshold,
+            max_gap=self.max_gap,
+            long_tail_share=self.long_tail_share,
         )
 
 
