@@ -19,10 +19,11 @@ from typing import Any, TextIO
 from lipservice_sdk.severity import normalize_severity
 from lipservice_sdk.signature import template_key
 
-from patterns.engine.logformat import LogFormat, ReadStats, parse_json_line, read_lines, read_records
+from patterns.engine.logformat import LogFormat, ReadStats, parse_json_message, read_lines, read_records
 from patterns.engine.miner import Miner
 
 TOP = 10
+MINE_EVERY_KEYS = 50_000
 NAME = "mine_patterns"
 HELP = "Mine INPUT (plain text or JSON lines, .gz allowed) into patterns and print the top ones."
 
@@ -60,11 +61,11 @@ def _plain_lines(path: Path, stats: ReadStats) -> Iterator[_Line]:
             if not line.strip():
                 stats.empty += 1
                 continue
-            record = parse_json_line(line) if line.lstrip().startswith("{") else None
-            if record is not None:
+            parts = parse_json_message(line) if line.lstrip().startswith("{") else None
+            if parts is not None:
                 stats.json += 1
                 stats.parsed += 1
-                yield record.message, record.level, record.timestamp
+                yield parts
                 continue
         stats.unparsed += 1
         yield line, info, None
@@ -92,6 +93,28 @@ def mine_file(options: dict[str, Any], out: TextIO, progress: Callable[[Iterator
     last: list[float | None] = []
     line_ids = array("q")
     line_keys = array("l")
+    assign = bool(options.get("assignments"))
+    miner = Miner()
+    pushed = 0
+
+    def push(upto: int) -> None:
+        # Hand the counts gathered so far to the miner and start those keys afresh: a key seen again later adds
+        # only its new lines, so nothing is counted twice.
+        for index in range(upto):
+            if counts[index]:
+                miner.add_key_counts(
+                    keys[index],
+                    counts[index],
+                    sizes[index],
+                    first_seen=first[index],
+                    last_seen=last[index],
+                    severities=levels[index],
+                    example=examples[index],
+                )
+                counts[index] = sizes[index] = 0
+                levels[index] = {}
+                first[index] = last[index] = None
+
     started = time.perf_counter()
     lines = _plain_lines(path, stats) if log_format is None else _formatted_lines(path, log_format, stats)
     key_of = template_key
@@ -107,6 +130,12 @@ def mine_file(options: dict[str, Any], out: TextIO, progress: Callable[[Iterator
             levels.append({})
             first.append(timestamp)
             last.append(timestamp)
+            if index - pushed >= MINE_EVERY_KEYS:
+                # Streams whose values the masking cannot see have a key per line: mining a batch lets later keys
+                # be matched to its patterns, which is far cheaper than clustering every key at once.
+                push(index)
+                miner.mine()
+                pushed = index
         elif timestamp is not None:
             seen_first, seen_last = first[index], last[index]
             if seen_first is None or timestamp < seen_first:
@@ -117,21 +146,13 @@ def mine_file(options: dict[str, Any], out: TextIO, progress: Callable[[Iterator
         sizes[index] += len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
         tally = levels[index]
         tally[level] = tally.get(level, 0) + 1
-        line_ids.append(stats.lines)
-        line_keys.append(index)
-    miner = Miner()
-    for index, key in enumerate(keys):
-        miner.add_key_counts(
-            key,
-            counts[index],
-            sizes[index],
-            first_seen=first[index],
-            last_seen=last[index],
-            severities=levels[index],
-            example=examples[index],
-        )
+        if assign:
+            line_ids.append(stats.lines)
+            line_keys.append(index)
+    push(len(keys))
     miner.mine()
     seconds = time.perf_counter() - started
+    lines_read = stats.lines - stats.empty
     patterns = miner.patterns()
     by_id = {p.id: p for p in patterns}
     if options.get("assignments"):
@@ -147,13 +168,13 @@ def mine_file(options: dict[str, Any], out: TextIO, progress: Callable[[Iterator
     top = int(options.get("top") or TOP)
     summary = {
         "input": str(path),
-        "lines": len(line_ids),
+        "lines": lines_read,
         "unparsed": stats.unparsed if log_format is not None else 0,
         "truncated": stats.truncated,
         "distinct_keys": len(keys),
         "patterns": len(patterns),
         "seconds": round(seconds, 3),
-        "lines_per_second": round(len(line_ids) / seconds) if seconds > 0 else None,
+        "lines_per_second": round(lines_read / seconds) if seconds > 0 else None,
         "top": [
             {
                 "id": p.id,

@@ -78,6 +78,7 @@ class Miner:
         self._match_cache: OrderedDict[str, str | None] = OrderedDict()
         self._by_first: dict[str, list[Pattern]] = {}
         self._open_start: list[Pattern] = []
+        self._literals: dict[str, frozenset[str]] = {}
         self._index_size = -1
         self._index_stale = True
 
@@ -361,10 +362,13 @@ class Miner:
         best: tuple[int, str] | None = None
         if self._index_size != len(self._patterns) or self._index_stale:
             self._rebuild_index()
-        first = key.split(" ", 1)[0]
-        candidates = [*self._by_first.get(first, ()), *self._open_start]
+        tokens = key.split(" ")
+        present = set(tokens)
+        literals = self._literals
+        candidates = [*self._by_first.get(tokens[0], ()), *self._open_start]
         for pattern in candidates:
-            if template_matches_key(pattern.template, key):
+            # Every literal token of a template must be in the key: a set test rules out most candidates cheaply.
+            if literals[pattern.id] <= present and template_matches_key(pattern.template, key):
                 # Prefer the most specific template: the one with the most literal tokens.
                 rank = (-sum(1 for t in pattern.template.split() if t != WILDCARD), pattern.id)
                 if best is None or rank < best:
@@ -374,6 +378,9 @@ class Miner:
     def _rebuild_index(self) -> None:
         self._by_first = {}
         self._open_start = []
+        self._literals = {
+            p.id: frozenset(t for t in p.template.split() if WILDCARD not in t) for p in self._patterns.values()
+        }
         for pattern in sorted(self._patterns.values(), key=lambda p: p.id):
             first = pattern.template.split(" ", 1)[0]
             if WILDCARD in first or not first:
