@@ -109,10 +109,7 @@ def json_stream(lines: int, seed: int) -> Iterator[str]:
     base = build_stream(lines, seed)
     start = 1_767_225_600.0
     for index, line in enumerate(base):
-        if rng.random() < 0.05:
-            message = _long_message(rng, values)
-        else:
-            message = _revalue(line, rng)
+        message = _long_message(rng, values) if rng.random() < 0.05 else _revalue(line, rng)
         record = {
             "timestamp": round(start + index * 0.01, 3),
             "level": rng.choice(LEVELS),
