@@ -14,7 +14,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from lipservice_sdk.severity import normalize_severity
 from lipservice_sdk.signature import template_key
@@ -26,6 +26,10 @@ TOP = 10
 MINE_EVERY_KEYS = 50_000
 NAME = "mine_patterns"
 HELP = "Mine INPUT (plain text or JSON lines, .gz allowed) into patterns and print the top ones."
+
+
+class _Output(Protocol):
+    def write(self, msg: str, /) -> object: ...
 
 
 class MiningInputError(ValueError):
@@ -76,7 +80,7 @@ def _formatted_lines(path: Path, log_format: LogFormat, stats: ReadStats) -> Ite
         yield record.message, record.level, record.timestamp
 
 
-def mine_file(options: dict[str, Any], out: TextIO, progress: Callable[[Iterator[_Line]], Iterator[_Line]]) -> None:
+def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterator[_Line]], Iterator[_Line]]) -> None:
     """Mask and count every line per key (with its severities, bytes and first/last time), then mine the keys."""
     path: Path = options["input"]
     if not path.is_file():

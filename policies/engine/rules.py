@@ -88,16 +88,18 @@ def generate_rule_policy(
     target: Target,
     config: RuleConfig | None = None,
     generated_at: datetime | None = None,
+    reserve_bytes: float = 0.0,
 ) -> PolicyDocument:
     """Equalise kept lines across patterns (weighted by information) until the expected byte reduction meets target.
 
     High-volume patterns are cut first because a shared cap on kept lines bites them first; errors, rare patterns
-    and the first line per window are never cut, so they are charged up front as kept.
+    and the first line per window are never cut, so they are charged up front as kept. `reserve_bytes` is kept
+    aside from the budget for what the rates do not decide, such as lines an anomaly boost keeps on replay.
     """
     config = config or RuleConfig()
     total_bytes = sum(s.bytes for s in stats)
     wanted = reduction_for(target, total_bytes=total_bytes)
-    allowed = (1.0 - wanted) * total_bytes
+    allowed = max(0.0, (1.0 - wanted) * total_bytes - reserve_bytes)
     plans = [_plan(s, config) for s in stats]
     if config.first_per_signature and _floor(plans, config) > allowed:
         # Keeping the first line of every template key is a luxury: drop it when it alone breaks the target and

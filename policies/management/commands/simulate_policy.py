@@ -84,10 +84,18 @@ def _text_report(outcome: PlanOutcome, target: float) -> str:
         f"bytes   {report.bytes_kept:,} of {report.bytes_total:,} kept ({report.reduction_bytes:.1%} reduction)",
         f"errors  {report.errors_kept:,} of {report.errors_total:,} kept",
         f"patterns {report.patterns_covered:,} of {report.patterns_total:,} covered",
+        f"keys    {report.keys_covered:,} of {report.keys_total:,} template keys kept at least one line",
         f"boost   {report.lines_kept_boosted:,} lines kept while an anomaly boost was active",
         f"cost    {report.dollars_before:.6f} -> {report.dollars_after:.6f} {report.pricing.currency} "
         f"(average {report.price_per_gb:g}/GB, tiers included)",
     ]
+    lines.insert(1, report.verdict())
+    if report.coverage_lost:
+        lines.append(
+            f"coverage lost: {len(report.coverage_lost):,} patterns have a template key with no line kept: "
+            + ", ".join(report.coverage_lost[:10])
+            + (" ..." if len(report.coverage_lost) > 10 else "")
+        )
     monthly_before, monthly_after = report.monthly(report.dollars_before), report.monthly(report.dollars_after)
     if monthly_before is not None and monthly_after is not None:
         lines.append(f"monthly ${monthly_before:,.2f} -> ${monthly_after:,.2f}")

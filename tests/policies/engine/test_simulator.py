@@ -127,3 +127,27 @@ def test_error_context_keeps_the_dropped_lines_of_a_failing_trace() -> None:
     assert [seen[i].keep for i in range(8)] == [True, True, True, False, True, False, False, True]
     assert (seen[1].reason, seen[2].reason) == ("error_context", "error_context")
     assert report.lines_kept == 5
+
+
+def test_a_missed_target_names_what_kept_the_bytes_largest_first() -> None:
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(1.0), target_reduction=0.99)
+    check = report.target_check()
+    assert check is not None and check["met"] is False
+    causes = [c["cause"] for c in check["causes"]]
+    assert {"protected_pattern", "errors", "first_in_window", "sampled"} <= set(causes)
+    assert [c["bytes"] for c in check["causes"]] == sorted((c["bytes"] for c in check["causes"]), reverse=True)
+    assert "MISSED" in report.verdict()
+    assert report.as_dict()["target"] == check
+
+
+def test_no_target_no_verdict_and_coverage_is_counted_per_key() -> None:
+    sparse = PolicyDocument(
+        service="api",
+        patterns=(PatternRule(id="tick", template="tick <*>", rate=0.0001),),
+        keep=KeepRules(first_per_pattern=False, first_per_signature=False, window_seconds=0),
+    )
+    lines = records("tick {i}", 100) + records("tock {i}", 5, start=100)
+    report = simulate(policy=sparse, records=lines, pricing=flat_pricing(1.0), seed=1)
+    assert report.target_check() is None and report.verdict() == ""
+    assert report.keys_total == 2
+    assert "tick" in report.coverage_lost
