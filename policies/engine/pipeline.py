@@ -37,9 +37,10 @@ def plan_and_replay(
 ) -> PlanOutcome:
     """Mine the records, write the rule-based policy for the target, and replay the same records through it.
 
-    The anomaly boost keeps lines the rates did not plan for; when the replay misses the target with boosted lines
-    kept, the policy is written again with their bytes set aside from the budget (up to PLAN_ROUNDS times), so the
-    target holds on the replayed history boost included. The report says whether it was met and why not."""
+    The anomaly boost keeps lines the rates did not plan for, and sampling draws fall short of or above their
+    expectation; when the replay misses the target, the policy is written again with the excess set aside from the
+    budget (up to PLAN_ROUNDS times), so the target holds on the replayed history, boosts included. What no plan can
+    cut (errors, first lines, rare patterns) stays, and the report says so."""
     stats = mine_records(records)
     config = rule_config or RuleConfig(window_seconds=window_seconds)
     total = sum(s.bytes for s in stats)
@@ -59,8 +60,7 @@ def plan_and_replay(
         )
         outcome = PlanOutcome(policy, tuple(stats), report, tuple(decisions))
         check = report.target_check()
-        boosted = report.kept_by.get("anomaly_boost", (0, 0))[1]
-        if check is None or check["met"] or not boosted:
+        if check is None or check["met"] or not check["bytes_over_budget"]:
             break
         reserve += check["bytes_over_budget"]
     assert outcome is not None

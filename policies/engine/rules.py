@@ -103,10 +103,11 @@ def generate_rule_policy(
     plans = [_plan(s, config) for s in stats]
     if config.first_per_signature and _floor(plans, config) > allowed:
         # Keeping the first line of every template key is a luxury: drop it when it alone breaks the target and
-        # the first line of every pattern still fits (high-cardinality text that the masking leaves unmasked).
+        # keeping the first line of every pattern instead fits, or at least comes closer (high-cardinality text
+        # that the masking leaves unmasked). The replay report then names any pattern whose keys lost every line.
         coarser = replace(config, first_per_signature=False)
         coarse_plans = [_plan(s, coarser) for s in stats]
-        if _floor(coarse_plans, coarser) <= allowed:
+        if _floor(coarse_plans, coarser) < _floor(plans, config):
             config, plans = coarser, coarse_plans
     cap = _solve_cap(plans, allowed=allowed, config=config)
     rates = {p.stats.id: _rate(p, cap, config) for p in plans}
