@@ -14,6 +14,7 @@ from lipservice_sdk.signature import MAX_MESSAGE_CHARS, signature_of_key, templa
 from patterns.engine.clustering import WILDCARD, ClusterConfig, cluster_keys, is_parameter_like, template_of_keys
 
 STATE_VERSION = 1
+SAMPLE_KEYS = 16  # member keys per pattern that later batches are clustered with
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Miner:
         self._by_first: dict[str, list[Pattern]] = {}
         self._open_start: list[Pattern] = []
         self._literals: dict[str, frozenset[str]] = {}
+        self._samples: dict[str, list[str]] = {}
         self._index_size = -1
         self._index_stale = True
 
@@ -183,7 +185,13 @@ class Miner:
         touched: set[str] = set()
         if unmatched:
             new_keys = set(unmatched)
-            counts = {k: s.count for k, s in self._keys.items()}
+            # The new keys are clustered with a few member keys of each existing pattern, not with every key seen:
+            # enough to join a pattern they belong to, and a batch costs what it holds, not what came before it.
+            counts = {k: self._keys[k].count for k in unmatched}
+            for sample in self._samples.values():
+                for key in sample:
+                    if key in self._keys:
+                        counts[key] = self._keys[key].count
             for cluster in cluster_keys(counts, self.config.cluster_config()):
                 fresh = [k for k in cluster.keys if k in new_keys]
                 if not fresh:
@@ -326,6 +334,8 @@ class Miner:
                 pattern_id=pattern_id,
             )
             miner._keys[str(row["key"])] = stats
+            if pattern_id is not None:
+                miner._remember(str(row["key"]), pattern_id)
             if pattern_id is None:
                 miner._pending.add(str(row["key"]))
         return miner
@@ -345,6 +355,7 @@ class Miner:
     def _assign(self, key: str, pattern_id: str) -> None:
         stats = self._keys[key]
         stats.pattern_id = pattern_id
+        self._remember(key, pattern_id)
         pattern = self._patterns[pattern_id]
         _accumulate(pattern, stats.count, stats.bytes, stats.first_seen, stats.last_seen, stats.severities)
         pattern.key_count += 1
@@ -357,6 +368,11 @@ class Miner:
         signature = signature_of_key(key)
         if len(pattern.signatures) < self.config.max_signatures and signature not in pattern.signatures:
             pattern.signatures.append(signature)
+
+    def _remember(self, key: str, pattern_id: str) -> None:
+        sample = self._samples.setdefault(pattern_id, [])
+        if len(sample) < SAMPLE_KEYS:
+            sample.append(key)
 
     def _match_existing(self, key: str) -> str | None:
         best: tuple[int, str] | None = None
