@@ -32,6 +32,7 @@ WILDCARD = "<*>"
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")
 _LETTER = re.compile(r"[A-Za-z]")
 _DIGIT = re.compile(r"[0-9]")
+_NOT_WORD = re.compile(r"[/\\\"'=]")
 
 
 @dataclass(frozen=True)
@@ -173,9 +174,10 @@ def _column_is_parameter(values: Counter[str], cfg: ClusterConfig) -> bool:
 
 
 def _word_column(values: Counter[str], cfg: ClusterConfig) -> bool:
-    """A column of a few plain words (no placeholder, no path): a parameter only by its count of values."""
+    """A column of a few plain words (no placeholder, path, quote or key=value): a parameter only by its count.
+    Quoted text and key=value values are data even when two of their words change together (q="red shoes")."""
     return len(values) <= cfg.max_paired_values and not any(
-        "/" in v or "\\" in v or _PLACEHOLDER.search(v) for v in values
+        _NOT_WORD.search(v) or _PLACEHOLDER.search(v) for v in values
     )
 
 

@@ -43,3 +43,9 @@ def test_words_that_change_together_split_however_many_pairs() -> None:
 def test_a_lone_word_column_with_many_values_is_a_parameter() -> None:
     counts = {f"session opened for user {u} by (uid=<NUM>)": 10 for u in ("cyrus", "news", "test", "root", "adm")}
     assert len(_groups(counts)) == 1
+
+
+def test_quoted_text_is_data_even_when_its_words_change_together() -> None:
+    queries = ("red shoes", "wireless mouse", "usb-c cable", "desk lamp", "garden hose")
+    counts = {f'search q="{q}" hits=<NUM> took=<NUM>': 100 for q in queries}
+    assert len(_groups(counts)) == 1
