@@ -34,6 +34,7 @@ from lipservice_sdk.signature import template_key  # noqa: E402
 
 from bench.results import write_section  # noqa: E402
 from policies.engine.mining import mine_records  # noqa: E402
+from policies.engine.pricing import flat_pricing  # noqa: E402
 from policies.engine.records import records_from_file  # noqa: E402
 from policies.engine.rules import ReductionTarget, RuleConfig, generate_rule_policy  # noqa: E402
 from policies.engine.simulator import ReplayLine, simulate  # noqa: E402
@@ -90,7 +91,9 @@ def measure(path: Path, *, target: float, seeds: int, window_seconds: int, log_f
     )
     for seed in range(seeds):
         kept: list[bool] = []
-        report = simulate(policy=policy, records=records, price_per_gb=0.5, seed=seed, on_decision=_collect(kept))
+        report = simulate(
+            policy=policy, records=records, pricing=flat_pricing(0.5), seed=seed, on_decision=_collect(kept)
+        )
         ours.append(lost(kept, records, kinds))
         reductions.append(report.reduction_lines)
     reduction = statistics.mean(reductions)

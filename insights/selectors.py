@@ -13,10 +13,9 @@ from django.db.models import Case, F, Min, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from insights.conf import default_price_table
 from insights.engine.agreement import SavingsAgreement, savings_agreement
 from insights.engine.cost import TeamCost, Usage, allocate, cost_breakdown
-from insights.engine.pricing import DAYS_PER_MONTH, Pricing, PricingError, gigabytes, money, parse_pricing
+from insights.engine.pricing import DAYS_PER_MONTH, Pricing, PricingError, gigabytes, money
 from insights.engine.projection import MonthProjection, project_month
 from insights.engine.recommend import PatternVolume, Recommendation, recommend
 from insights.engine.regime import RegimeProjection, project_month_with_policy, regime_first_day
@@ -30,7 +29,7 @@ from patterns.selectors import (
     patterns_of_service,
     service_list,
 )
-from policies.selectors import policy_active, policy_versions_published
+from policies.selectors import policy_active, policy_versions_published, team_price_table
 
 if TYPE_CHECKING:
     from patterns.models import Pattern, Service
@@ -46,10 +45,8 @@ class InvalidPricing(DomainError):
 
 def team_pricing(*, team: Team) -> Pricing:
     """The team's price table (`Team.config["pricing"]`) over the settings default; a broken one is an error."""
-    default = parse_pricing(default_price_table())
-    raw = (team.config or {}).get("pricing")
     try:
-        return parse_pricing(raw, default=default)
+        return team_price_table(team=team)
     except PricingError as exc:
         raise InvalidPricing(f"The team's pricing is invalid: {exc}", details={"errors": exc.issues}) from exc
 

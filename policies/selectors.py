@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from lipservice.errors import NotFound
+from lipservice.models import Team
 from patterns.models import Service
 from patterns.selectors import pattern_list_for_service
+from policies.engine.pricing import Pricing, parse_pricing
 from policies.engine.stats import PatternStats
 from policies.models import AuditEntry, PolicyVersion, WebhookDelivery
 
@@ -69,3 +73,18 @@ def policy_rules_by_pattern(*, service: Service) -> dict[str, dict[str, Any]]:
     if active is None:
         return {}
     return {rule["id"]: rule for rule in active.document.get("patterns", [])}
+
+
+def default_price_table() -> Any:
+    """`LIPSERVICE_PRICE_TABLE` (an object or its JSON) if set, else one flat tier at `LIPSERVICE_PRICE_PER_GB`."""
+    table = getattr(settings, "LIPSERVICE_PRICE_TABLE", None)
+    if isinstance(table, str) and table.strip():
+        return json.loads(table)  # the raw JSON of an environment variable
+    if table:
+        return table
+    return {"currency": "USD", "tiers": [{"up_to_gb": None, "price_per_gb": settings.LIPSERVICE_PRICE_PER_GB}]}
+
+
+def team_price_table(*, team: Team) -> Pricing:
+    """The team's price table (`Team.config["pricing"]`) over the settings default; raises PricingError if broken."""
+    return parse_pricing((team.config or {}).get("pricing"), default=parse_pricing(default_price_table()))

@@ -115,6 +115,32 @@ class PolicyDocumentInputSerializer(serializers.Serializer[Any]):
     document = serializers.DictField(help_text="A lipservice.policy/v1 document.")
 
 
+class PolicySimulateInputSerializer(PolicyDocumentInputSerializer):
+    target_reduction = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The byte reduction the document is meant to reach; the report then says whether it did and why not.",
+    )
+
+
+class SimulationTargetCauseSerializer(serializers.Serializer[Any]):
+    cause = serializers.CharField()
+    lines = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    description = serializers.CharField()
+
+
+class SimulationTargetSerializer(serializers.Serializer[Any]):
+    target_reduction = serializers.FloatField()
+    achieved_reduction = serializers.FloatField()
+    met = serializers.BooleanField()
+    shortfall = serializers.FloatField()
+    bytes_over_budget = serializers.IntegerField()
+    causes = SimulationTargetCauseSerializer(many=True, help_text="What kept the bytes, largest first; empty if met.")
+
+
 class PolicyIssueSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     code = serializers.CharField()
@@ -169,4 +195,11 @@ class SimulationReportSerializer(serializers.Serializer[Any]):
     observed_seconds = serializers.FloatField(required=False, allow_null=True)
     dollars_per_month_before = serializers.FloatField(required=False, allow_null=True)
     dollars_per_month_after = serializers.FloatField(required=False, allow_null=True)
+    keys_total = serializers.IntegerField(required=False)
+    keys_covered = serializers.IntegerField(required=False)
+    coverage_lost = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Patterns with a template key that kept no line."
+    )
+    kept_by = serializers.DictField(required=False, help_text="Kept lines and bytes by why they were kept.")
+    target = SimulationTargetSerializer(required=False, allow_null=True)
     per_pattern = PatternEffectSerializer(many=True, help_text="Empty for an estimate.")

@@ -7,16 +7,16 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from lipservice_sdk.policy import PolicyDocument, policy_from_dict
 
 from patterns.connections import source_for_service
 from patterns.models import Service
 from patterns.sources import SourceError, SourceRecord
+from policies.engine.pricing import Pricing, PricingError, gigabytes, parse_pricing
 from policies.engine.rules import estimate_reduction
-from policies.engine.simulator import ReplayLine, simulate
-from policies.selectors import pattern_stats_for_service
+from policies.engine.simulator import TARGET_TOLERANCE, ReplayLine, simulate
+from policies.selectors import default_price_table, pattern_stats_for_service, team_price_table
 
 logger = logging.getLogger(__name__)
 
@@ -39,32 +39,36 @@ def _records(source_records: Iterator[SourceRecord], limit: int) -> Iterator[Rep
         )
 
 
-def price_per_gb(service: Service) -> float:
-    """The marginal list price: the first paid tier of the team's table (or the default table), else the flat price."""
-    table = (service.team.config or {}).get("pricing") or settings.LIPSERVICE_PRICE_TABLE or {}
-    tiers = table.get("tiers", []) if isinstance(table, dict) else []
-    for tier in tiers:
-        price = tier.get("price_per_gb") if isinstance(tier, dict) else None
-        if isinstance(price, int | float) and price > 0:
-            return float(price)
-    return float(settings.LIPSERVICE_PRICE_PER_GB)
+def service_pricing(service: Service) -> Pricing:
+    """The team's tiered table over the default; a broken team table prices at the default (and says so in the log)."""
+    try:
+        return team_price_table(team=service.team)
+    except PricingError as exc:
+        logger.warning("team %s has an invalid price table (%s); simulating at the default", service.team_id, exc)
+        return parse_pricing(default_price_table())
 
 
 def policy_simulate(
-    *, service: Service, document: PolicyDocument | Mapping[str, Any], hours: int = REPLAY_HOURS
+    *,
+    service: Service,
+    document: PolicyDocument | Mapping[str, Any],
+    hours: int = REPLAY_HOURS,
+    target_reduction: float | None = None,
 ) -> dict[str, Any]:
-    """Replay the last `hours` of analysed history through the policy; estimate from pattern stats if no source."""
+    """Replay the last `hours` of analysed history through the policy; estimate from pattern stats if no source.
+
+    With a target, the report's `target` says whether the replay met it and, if not, what kept the bytes."""
     policy = document if isinstance(document, PolicyDocument) else policy_from_dict(dict(document))
     end = service.analysis_watermark or timezone.now()
     start = end - timedelta(hours=hours)
-    price = price_per_gb(service)
+    pricing = service_pricing(service)
     try:
         if (service.source_config or {}).get("raw_lines") is False:
             # The service was analysed by counts pushed down into its backend; no raw line may be read out of it.
             raise SourceError("raw lines stay in the source; estimating from pushed-down counts")
         source = source_for_service(service)
         records = _records(source.fetch_logs(service=service.name, start=start, end=end), REPLAY_MAX_LINES)
-        report = simulate(policy=policy, records=records, price_per_gb=price)
+        report = simulate(policy=policy, records=records, pricing=pricing, target_reduction=target_reduction)
         if report.lines_total:
             return {
                 "method": "replay",
@@ -88,9 +92,11 @@ def policy_simulate(
         "errors_kept": sum(s.error_count for s in stats),
         "patterns_total": len(stats),
         "patterns_covered": len(stats),
-        "price_per_gb": price,
-        "dollars_before": total_bytes / 1e9 * price,
-        "dollars_after": total_bytes * (1 - reduction) / 1e9 * price,
+        "price_per_gb": float(pricing.average_price_per_gb(gigabytes(total_bytes))),
+        "currency": pricing.currency,
+        "dollars_before": float(pricing.monthly_cost(gigabytes(total_bytes))),
+        "dollars_after": float(pricing.monthly_cost(gigabytes(round(total_bytes * (1 - reduction))))),
+        "target": _estimated_target(target_reduction, reduction),
         "per_pattern": [],
     }
 
@@ -116,6 +122,22 @@ def share_floor_failure(report: Mapping[str, Any], baseline: Mapping[str, Any]) 
                 f"policy's {row['kept'] / row['lines']:.4f}"
             )
     return None
+
+
+def _estimated_target(target: float | None, reduction: float) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    met = reduction + TARGET_TOLERANCE >= target
+    causes = [] if met else [{"cause": "estimate", "lines": 0, "bytes": 0, "description": "errors, rare patterns and "
+                              "first lines per window, which the estimate keeps in full"}]  # fmt: skip
+    return {
+        "target_reduction": target,
+        "achieved_reduction": round(reduction, 6),
+        "met": met,
+        "shortfall": 0.0 if met else round(target - reduction, 6),
+        "bytes_over_budget": 0,
+        "causes": causes,
+    }
 
 
 def simulation_passes(report: Mapping[str, Any]) -> tuple[bool, str]:

@@ -26,6 +26,7 @@ from policies.serializers import (
     PolicyDocumentSerializer,
     PolicyPublishInputSerializer,
     PolicyRollbackInputSerializer,
+    PolicySimulateInputSerializer,
     PolicyValidationSerializer,
     PolicyVersionDetailSerializer,
     PolicyVersionSerializer,
@@ -208,15 +209,16 @@ class PolicySimulateView(APIView):
 
     @extend_schema(
         summary="Replay the service's recent history through a draft document (nothing is stored)",
-        request=PolicyDocumentInputSerializer,
+        request=PolicySimulateInputSerializer,
         responses=SimulationReportSerializer,
     )
     def post(self, request: Request, service: str) -> Response:
         svc = service_get(team=request.team, name=service)  # type: ignore[attr-defined]
-        payload = PolicyDocumentInputSerializer(data=request.data)
+        payload = PolicySimulateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         document = {**payload.validated_data["document"], "service": svc.name}
         errors = policy_validate(service=svc, document=document)
         if errors:
             raise ValidationError({"document": [f"{e['path']}: {e['message']}" for e in errors]})
-        return Response(policy_simulate(service=svc, document=document))
+        target = payload.validated_data.get("target_reduction")
+        return Response(policy_simulate(service=svc, document=document, target_reduction=target))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def team_pricing_set(*, team: Team, pricing: Mapping[str, Any] | None) -> Pricing:
     """Validate and store the team's price table; None removes it (back to the settings default)."""
-    from insights.conf import default_price_table
+    from policies.selectors import default_price_table
 
     config = dict(team.config or {})
     if pricing is None:

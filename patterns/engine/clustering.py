@@ -31,6 +31,8 @@ from dataclasses import dataclass
 WILDCARD = "<*>"
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")
 _LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+_NOT_WORD = re.compile(r"[/\\\"'=]")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class ClusterConfig:
     path_threshold: int = 2
     max_gap: int = 3
     max_merge_tokens: int = 64
+    merge_over_split: bool = True
+    max_paired_values: int = 16
+    long_tail_values: int = 3
+    long_tail_share: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ def cluster_keys(counts: Mapping[str, int], config: ClusterConfig | None = None)
     groups: list[list[str]] = []
     for length in sorted(by_length):
         groups.extend(_cluster_same_length(by_length[length], length, form_counts, cfg))
+    groups = _merge_over_split(groups, cfg)
     templates = [token_template([k.split(" ") for k in group]) for group in groups]
     merged = _merge_across_lengths(templates, cfg)
     clusters = []
@@ -166,6 +173,42 @@ def _column_is_parameter(values: Counter[str], cfg: ClusterConfig) -> bool:
     return len(values) >= cfg.variable_threshold
 
 
+def _word_column(values: Counter[str], cfg: ClusterConfig) -> bool:
+    """A column of a few plain words (no placeholder, path, quote or key=value): a parameter only by its count.
+    Quoted text and key=value values are data even when two of their words change together (q="red shoes")."""
+    return len(values) <= cfg.max_paired_values and not any(
+        _NOT_WORD.search(v) or _PLACEHOLDER.search(v) for v in values
+    )
+
+
+def _long_tail(weighted: list[tuple[str, int]], cfg: ClusterConfig) -> bool:
+    """One value carries almost every line and the others are a tail of rare ones (root and a few other user
+    names, one host and a few others): the shape of a parameter's values, not of a template's alternatives."""
+    lines: Counter[str] = Counter()
+    for value, count in weighted:
+        lines[value] += count
+    if len(lines) < cfg.long_tail_values:
+        return False
+    return lines.most_common(1)[0][1] >= cfg.long_tail_share * sum(lines.values())
+
+
+def _paired(position: int, columns: dict[int, list[str]]) -> bool:
+    """Does another word column vary in step with this one (of two columns with comparable numbers of values, the
+    one with more values decides the other)? Two words that change together ("from NEW to UNASSIGNED",
+    "mapred.X ... mapreduce.Y") are the template's own words, however many pairs there are; a lone varying word
+    (a user name) is not."""
+    mine = columns[position]
+    count = len(set(mine))
+    for other, values in columns.items():
+        if other == position:
+            continue
+        theirs = len(set(values))
+        most = max(count, theirs)
+        if 2 * min(count, theirs) > most and len(set(zip(mine, values, strict=True))) == most:
+            return True
+    return False
+
+
 def _cluster_same_length(
     keys: list[str], length: int, counts: Mapping[str, int], cfg: ClusterConfig
 ) -> list[list[str]]:
@@ -189,11 +232,18 @@ def _cluster_same_length(
         while stack:
             group = stack.pop()
             best_column: tuple[int, int] | None = None
-            for position in range(length):
-                if position in fixed:
+            counted = {p: Counter(tokens[k][p] for k in group) for p in range(length) if p not in fixed}
+            words = {
+                p: [tokens[k][p] for k in group]
+                for p, values in counted.items()
+                if len(values) >= cfg.variable_threshold and _word_column(values, cfg)
+            }
+            for position, values in counted.items():
+                if len(values) == 1:
                     continue
-                values = Counter(tokens[k][position] for k in group)
-                if len(values) == 1 or _column_is_parameter(values, cfg):
+                if _column_is_parameter(values, cfg) and not (position in words and _paired(position, words)):
+                    continue
+                if _long_tail([(tokens[k][position], counts[k]) for k in group], cfg):
                     continue
                 if best_column is None or (len(values), position) < best_column:
                     best_column = (len(values), position)
@@ -205,6 +255,68 @@ def _cluster_same_length(
                 parts[tokens[key][best_column[1]]].append(key)
             stack.extend(parts.values())
     return out
+
+
+def _variable_looking(token: str) -> bool:
+    """A token that names a value rather than a kind of line: it holds a digit, a placeholder or a wildcard."""
+    return _DIGIT.search(token) is not None or ("<" in token and _PLACEHOLDER.search(token) is not None)
+
+
+def _merge_over_split(groups: list[list[str]], cfg: ClusterConfig) -> list[list[str]]:
+    """Join same-length groups that one template would cover: the per-length split works on column statistics, so
+    a value column with few distinct values (U01/U11, bglio78/bglio617, <NUM>/<HEX>) can split one kind of line.
+
+    Two rules, neither tied to a data set: groups whose templates agree once every variable-looking token is
+    blanked are one group (they differ only in values), and a group whose template another group's template covers
+    (equal tokens, a `<*>` where they differ) joins it, as a key that template matches would be assigned to it
+    anyway. Both need a word in common that is not a value, so two lines made only of values never merge.
+    """
+    if not cfg.merge_over_split or len(groups) < 2:
+        return groups
+    templates = [token_template([k.split(" ") for k in group]) for group in groups]
+    parent = list(range(len(groups)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    shapes: dict[tuple[str, ...], int] = {}
+    for i, tpl in enumerate(templates):
+        shape = tuple("\x00" if _variable_looking(t) else t for t in tpl)
+        if all(t == "\x00" for t in shape):
+            continue
+        first = shapes.setdefault(shape, i)
+        if first != i:
+            union(first, i)
+    # Cover: project every template onto the literal positions of each template that has wildcards.
+    by_open: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
+    for i, tpl in enumerate(templates):
+        fixed = tuple(p for p, t in enumerate(tpl) if WILDCARD not in t)
+        if len(fixed) < len(tpl) and any(not is_parameter_like(tpl[p]) for p in fixed):
+            by_open[(len(tpl), fixed)].append(i)
+    if by_open:
+        by_length: dict[int, list[int]] = defaultdict(list)
+        for i, tpl in enumerate(templates):
+            by_length[len(tpl)].append(i)
+        for (length, fixed), owners in by_open.items():
+            wanted: dict[tuple[str, ...], int] = {}
+            for i in owners:
+                wanted.setdefault(tuple(templates[i][p] for p in fixed), i)
+            for j in by_length[length]:
+                owner = wanted.get(tuple(templates[j][p] for p in fixed))
+                if owner is not None and owner != j:
+                    union(owner, j)
+    merged: dict[int, list[str]] = defaultdict(list)
+    for i, group in enumerate(groups):
+        merged[find(i)].extend(group)
+    return list(merged.values())
 
 
 def _tokens_compatible(a: str, b: str) -> bool:

@@ -109,6 +109,21 @@ class LogFormat:
 
 def parse_json_line(line: str) -> ParsedLine | None:
     """A JSON-lines record (message from body/message/msg/log, level from level/severity/...), None for non-objects."""
+    data = _json_object(line)
+    if data is None:
+        return None
+    message, level, timestamp = _json_parts(data, line)
+    fields = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in data.items()}
+    return ParsedLine(message=message, level=level, fields=fields, timestamp=timestamp)
+
+
+def parse_json_message(line: str) -> tuple[str, str, float | None] | None:
+    """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them."""
+    data = _json_object(line)
+    return None if data is None else _json_parts(data, line)
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
     text = line.strip()
     if not text.startswith("{"):
         return None
@@ -116,8 +131,10 @@ def parse_json_line(line: str) -> ParsedLine | None:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
-        return None
+    return data if isinstance(data, dict) else None
+
+
+def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | None]:
     message: str | None = None
     for name in MESSAGE_FIELDS:
         if name in data and data[name] is not None:
@@ -125,19 +142,13 @@ def parse_json_line(line: str) -> ParsedLine | None:
             message = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
             break
     if message is None:
-        message = text
+        message = line.strip()
     level_value: Any = None
     for name in (*LEVEL_FIELDS, "severity_number"):
         if name in data and isinstance(data[name], (str, int)) and not isinstance(data[name], bool):
             level_value = data[name]
             break
-    fields = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in data.items()}
-    return ParsedLine(
-        message=message,
-        level=normalize_severity(level_value),
-        fields=fields,
-        timestamp=_timestamp(data),
-    )
+    return message, normalize_severity(level_value), _timestamp(data)
 
 
 def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str]:

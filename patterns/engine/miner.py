@@ -15,6 +15,7 @@ from patterns.engine.clustering import WILDCARD, ClusterConfig, cluster_keys, is
 from patterns.engine.redaction import redact, redact_key
 
 STATE_VERSION = 1
+SAMPLE_KEYS = 16  # member keys per pattern that later batches are clustered with
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,14 @@ class MinerConfig:
     max_keys: int = 200_000
     max_example_chars: int = MAX_MESSAGE_CHARS
     match_cache_size: int = 65_536
+    long_tail_share: float = 0.95
 
     def cluster_config(self) -> ClusterConfig:
         return ClusterConfig(
-            variable_threshold=self.variable_threshold, path_threshold=self.path_threshold, max_gap=self.max_gap
+            variable_threshold=self.variable_threshold,
+            path_threshold=self.path_threshold,
+            max_gap=self.max_gap,
+            long_tail_share=self.long_tail_share,
         )
 
 
@@ -79,6 +84,8 @@ class Miner:
         self._raw_examples: set[str] = set()
         self._by_first: dict[str, list[Pattern]] = {}
         self._open_start: list[Pattern] = []
+        self._literals: dict[str, frozenset[str]] = {}
+        self._samples: dict[str, list[str]] = {}
         self._index_size = -1
         self._index_stale = True
 
@@ -230,7 +237,13 @@ class Miner:
         touched: set[str] = set()
         if unmatched:
             new_keys = set(unmatched)
-            counts = {k: s.count for k, s in self._keys.items()}
+            # The new keys are clustered with a few member keys of each existing pattern, not with every key seen:
+            # enough to join a pattern they belong to, and a batch costs what it holds, not what came before it.
+            counts = {k: self._keys[k].count for k in unmatched}
+            for sample in self._samples.values():
+                for key in sample:
+                    if key in self._keys:
+                        counts[key] = self._keys[key].count
             for cluster in cluster_keys(counts, self.config.cluster_config()):
                 fresh = [k for k in cluster.keys if k in new_keys]
                 if not fresh:
@@ -387,6 +400,8 @@ class Miner:
                 pattern_id=pattern_id,
             )
             miner._keys[str(row["key"])] = stats
+            if pattern_id is not None:
+                miner._remember(str(row["key"]), pattern_id)
             if pattern_id is None:
                 miner._pending.add(str(row["key"]))
         if not data.get("redacted"):
@@ -434,6 +449,7 @@ class Miner:
     def _assign(self, key: str, pattern_id: str) -> None:
         stats = self._keys[key]
         stats.pattern_id = pattern_id
+        self._remember(key, pattern_id)
         pattern = self._patterns[pattern_id]
         _accumulate(pattern, stats.count, stats.bytes, stats.first_seen, stats.last_seen, stats.severities)
         pattern.key_count += 1
@@ -448,14 +464,22 @@ class Miner:
         if len(pattern.signatures) < self.config.max_signatures and signature not in pattern.signatures:
             pattern.signatures.append(signature)
 
+    def _remember(self, key: str, pattern_id: str) -> None:
+        sample = self._samples.setdefault(pattern_id, [])
+        if len(sample) < SAMPLE_KEYS:
+            sample.append(key)
+
     def _match_existing(self, key: str) -> str | None:
         best: tuple[int, str] | None = None
         if self._index_size != len(self._patterns) or self._index_stale:
             self._rebuild_index()
-        first = key.split(" ", 1)[0]
-        candidates = [*self._by_first.get(first, ()), *self._open_start]
+        tokens = key.split(" ")
+        present = set(tokens)
+        literals = self._literals
+        candidates = [*self._by_first.get(tokens[0], ()), *self._open_start]
         for pattern in candidates:
-            if template_matches_key(pattern.template, key):
+            # Every literal token of a template must be in the key: a set test rules out most candidates cheaply.
+            if literals[pattern.id] <= present and template_matches_key(pattern.template, key):
                 # Prefer the most specific template: the one with the most literal tokens.
                 rank = (-sum(1 for t in pattern.template.split() if t != WILDCARD), pattern.id)
                 if best is None or rank < best:
@@ -465,6 +489,9 @@ class Miner:
     def _rebuild_index(self) -> None:
         self._by_first = {}
         self._open_start = []
+        self._literals = {
+            p.id: frozenset(t for t in p.template.split() if WILDCARD not in t) for p in self._patterns.values()
+        }
         for pattern in sorted(self._patterns.values(), key=lambda p: p.id):
             first = pattern.template.split(" ", 1)[0]
             if WILDCARD in first or not first:

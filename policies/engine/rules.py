@@ -13,10 +13,8 @@ from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
 from lipservice_sdk.signature import WILDCARD
 
 from policies.engine.checker import Limits
+from policies.engine.pricing import Pricing, bytes_within_budget, monthly_dollars
 from policies.engine.stats import PatternStats
-
-BYTES_PER_GB = 1_000_000_000
-SECONDS_PER_MONTH = 30 * 86_400
 
 # How much a kept line of each kind is worth relative to INFO; only the ratios matter.
 DEFAULT_SEVERITY_WEIGHTS: Mapping[str, float] = {"TRACE": 0.25, "DEBUG": 0.5, "INFO": 1.0, "WARN": 4.0}
@@ -34,7 +32,7 @@ class ReductionTarget:
 @dataclass(frozen=True)
 class BudgetTarget:
     dollars_per_month: float
-    price_per_gb: float
+    pricing: Pricing
     observed_seconds: float
 
 
@@ -63,22 +61,24 @@ class _Plan:
     chatter: bool
 
 
-def monthly_cost(*, bytes_observed: float, observed_seconds: float, price_per_gb: float) -> float:
-    if observed_seconds <= 0:
-        return bytes_observed / BYTES_PER_GB * price_per_gb
-    return bytes_observed * (SECONDS_PER_MONTH / observed_seconds) / BYTES_PER_GB * price_per_gb
+def monthly_cost(*, bytes_observed: float, observed_seconds: float, pricing: Pricing) -> float:
+    """The month's bill at this pace, priced by the tiered table."""
+    return float(monthly_dollars(pricing, num_bytes=bytes_observed, observed_seconds=observed_seconds))
 
 
 def reduction_for(target: Target, *, total_bytes: int) -> float:
     """The byte reduction a target asks for, in [0, 1]."""
     if isinstance(target, ReductionTarget):
         return min(1.0, max(0.0, target.fraction))
-    cost = monthly_cost(
-        bytes_observed=total_bytes, observed_seconds=target.observed_seconds, price_per_gb=target.price_per_gb
-    )
-    if cost <= 0:
+    if total_bytes <= 0:
         return 0.0
-    return min(1.0, max(0.0, 1.0 - target.dollars_per_month / cost))
+    allowed = bytes_within_budget(
+        target.pricing,
+        dollars_per_month=target.dollars_per_month,
+        observed_seconds=target.observed_seconds,
+        upper_bytes=float(total_bytes),
+    )
+    return min(1.0, max(0.0, 1.0 - allowed / total_bytes))
 
 
 def generate_rule_policy(
@@ -88,23 +88,26 @@ def generate_rule_policy(
     target: Target,
     config: RuleConfig | None = None,
     generated_at: datetime | None = None,
+    reserve_bytes: float = 0.0,
 ) -> PolicyDocument:
     """Equalise kept lines across patterns (weighted by information) until the expected byte reduction meets target.
 
     High-volume patterns are cut first because a shared cap on kept lines bites them first; errors, rare patterns
-    and the first line per window are never cut, so they are charged up front as kept.
+    and the first line per window are never cut, so they are charged up front as kept. `reserve_bytes` is kept
+    aside from the budget for what the rates do not decide, such as lines an anomaly boost keeps on replay.
     """
     config = config or RuleConfig()
     total_bytes = sum(s.bytes for s in stats)
     wanted = reduction_for(target, total_bytes=total_bytes)
-    allowed = (1.0 - wanted) * total_bytes
+    allowed = max(0.0, (1.0 - wanted) * total_bytes - reserve_bytes)
     plans = [_plan(s, config) for s in stats]
     if config.first_per_signature and _floor(plans, config) > allowed:
         # Keeping the first line of every template key is a luxury: drop it when it alone breaks the target and
-        # the first line of every pattern still fits (high-cardinality text that the masking leaves unmasked).
+        # keeping the first line of every pattern instead fits, or at least comes closer (high-cardinality text
+        # that the masking leaves unmasked). The replay report then names any pattern whose keys lost every line.
         coarser = replace(config, first_per_signature=False)
         coarse_plans = [_plan(s, coarser) for s in stats]
-        if _floor(coarse_plans, coarser) <= allowed:
+        if _floor(coarse_plans, coarser) < _floor(plans, config):
             config, plans = coarser, coarse_plans
     cap = _solve_cap(plans, allowed=allowed, config=config)
     rates = {p.stats.id: _rate(p, cap, config) for p in plans}

@@ -5,13 +5,24 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
-from lipservice_sdk.decision import ERROR_CONTEXT, Decider, Decision, ErrorContextBuffer, trace_unit
+from lipservice_sdk.decision import (
+    ATTRIBUTE,
+    ERROR_CONTEXT,
+    FIRST_IN_WINDOW,
+    PATTERN_RATE,
+    SEVERITY,
+    Decider,
+    Decision,
+    ErrorContextBuffer,
+    trace_unit,
+)
 from lipservice_sdk.policy import ErrorContext, PolicyDocument
 from lipservice_sdk.severity import ALWAYS_KEPT, read_severity
 
-from policies.engine.rules import BYTES_PER_GB, SECONDS_PER_MONTH
+from policies.engine.pricing import Pricing, month_factor, period_dollars
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,51 @@ class SimulationReport:
     patterns_total: int
     patterns_covered: int
     lines_kept_boosted: int
-    price_per_gb: float
+    pricing: Pricing
     observed_seconds: float | None
     per_pattern: tuple[PatternEffect, ...]
+    kept_by: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    keys_total: int = 0
+    keys_covered: int = 0
+    coverage_lost: tuple[str, ...] = ()
+    target_reduction: float | None = None
+
+    def with_target(self, target: float | None) -> SimulationReport:
+        return replace(self, target_reduction=target)
+
+    def target_check(self) -> dict[str, Any] | None:
+        """Whether the byte target was met and, when not, what kept the bytes that broke it, largest first."""
+        if self.target_reduction is None:
+            return None
+        achieved = self.reduction_bytes
+        met = achieved + TARGET_TOLERANCE >= self.target_reduction
+        budget = (1.0 - self.target_reduction) * self.bytes_total
+        causes = [
+            {"cause": cause, "lines": lines, "bytes": size, "description": CAUSES[cause]}
+            for cause, (lines, size) in sorted(self.kept_by.items(), key=lambda item: (-item[1][1], item[0]))
+            if cause in CAUSES and size
+        ]
+        return {
+            "target_reduction": self.target_reduction,
+            "achieved_reduction": round(achieved, 6),
+            "met": met,
+            "shortfall": 0.0 if met else round(self.target_reduction - achieved, 6),
+            "bytes_over_budget": 0 if met else max(0, round(self.bytes_kept - budget)),
+            "causes": [] if met else causes,
+        }
+
+    def verdict(self) -> str:
+        """One sentence for reports: the target met, or missed by how much and because of what."""
+        check = self.target_check()
+        if check is None:
+            return ""
+        if check["met"]:
+            return f"target {check['target_reduction']:.0%} met ({check['achieved_reduction']:.1%} byte reduction)"
+        parts = ", ".join(f"{c['description']} {c['lines']:,} lines ({c['bytes']:,} B)" for c in check["causes"])
+        return (
+            f"target {check['target_reduction']:.0%} MISSED: {check['achieved_reduction']:.1%} byte reduction, "
+            f"{check['shortfall']:.1%} short ({check['bytes_over_budget']:,} B over budget); kept by {parts}"
+        )
 
     @property
     def reduction_lines(self) -> float:
@@ -84,16 +137,23 @@ class SimulationReport:
 
     @property
     def dollars_before(self) -> float:
-        return self.bytes_total / BYTES_PER_GB * self.price_per_gb
+        """The replayed period's share of the month's bill at this pace, priced by the tiered table."""
+        return float(period_dollars(self.pricing, num_bytes=self.bytes_total, observed_seconds=self.observed_seconds))
 
     @property
     def dollars_after(self) -> float:
-        return self.bytes_kept / BYTES_PER_GB * self.price_per_gb
+        return float(period_dollars(self.pricing, num_bytes=self.bytes_kept, observed_seconds=self.observed_seconds))
+
+    @property
+    def price_per_gb(self) -> float:
+        """The average price per GB at the month's volume before sampling (tiers and retention included)."""
+        gigabytes = self.bytes_total / 1e9 * float(month_factor(self.observed_seconds))
+        return float(self.pricing.average_price_per_gb(Decimal(str(gigabytes))))
 
     def monthly(self, dollars: float) -> float | None:
         if not self.observed_seconds:
             return None
-        return dollars * SECONDS_PER_MONTH / self.observed_seconds
+        return dollars * float(month_factor(self.observed_seconds))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,11 +170,17 @@ class SimulationReport:
             "patterns_covered": self.patterns_covered,
             "lines_kept_boosted": self.lines_kept_boosted,
             "price_per_gb": self.price_per_gb,
+            "currency": self.pricing.currency,
             "dollars_before": self.dollars_before,
             "dollars_after": self.dollars_after,
             "observed_seconds": self.observed_seconds,
             "dollars_per_month_before": self.monthly(self.dollars_before),
             "dollars_per_month_after": self.monthly(self.dollars_after),
+            "kept_by": {cause: {"lines": n, "bytes": b} for cause, (n, b) in sorted(self.kept_by.items())},
+            "keys_total": self.keys_total,
+            "keys_covered": self.keys_covered,
+            "coverage_lost": list(self.coverage_lost),
+            "target": self.target_check(),
             "per_pattern": [effect.as_dict() for effect in self.per_pattern],
         }
 
@@ -123,12 +189,17 @@ def simulate(
     *,
     policy: PolicyDocument,
     records: Iterable[ReplayLine],
-    price_per_gb: float,
+    pricing: Pricing,
     seed: int = 0,
     on_decision: Callable[[ReplayLine, Decision], None] | None = None,
+    target_reduction: float | None = None,
 ) -> SimulationReport:
-    """Replay in the given order; records without a timestamp all fall in one window (time 0)."""
+    """Replay in the given order; records without a timestamp all fall in one window (time 0). With a byte
+    target, the report says whether it was met and, if not, what kept the bytes (report.target_check())."""
     decider = Decider(policy, rng=random.Random(seed), clock=lambda: 0.0)
+    kept_by: dict[str, list[int]] = {}
+    key_pattern: dict[str, str] = {}
+    keys_kept: set[str] = set()
     templates = {rule.id: (rule.template, rule.rate) for rule in policy.patterns}
     effects: dict[str, PatternEffect] = {}
     lines = kept = size_total = size_kept = errors = errors_kept = 0
@@ -154,7 +225,14 @@ def simulate(
         if is_error:
             errors += 1
             effect.errors += 1
+        key = decision.signature or decision.pattern_id
+        key_pattern.setdefault(key, decision.pattern_id)
         if decision.keep:
+            keys_kept.add(key)
+            cause = _cause(decision)
+            tally = kept_by.setdefault(cause, [0, 0])
+            tally[0] += 1
+            tally[1] += size
             kept += 1
             size_kept += size
             effect.kept += 1
@@ -175,10 +253,44 @@ def simulate(
         patterns_total=len(effects),
         patterns_covered=sum(1 for e in effects.values() if e.kept),
         lines_kept_boosted=sum(e.kept_boosted for e in effects.values()),
-        price_per_gb=price_per_gb,
+        pricing=pricing,
         observed_seconds=(last - first) if first is not None and last is not None and last > first else None,
         per_pattern=ordered,
+        kept_by={cause: (n, b) for cause, (n, b) in kept_by.items()},
+        keys_total=len(key_pattern),
+        keys_covered=len(keys_kept),
+        coverage_lost=tuple(sorted({p for k, p in key_pattern.items() if k not in keys_kept})),
+        target_reduction=target_reduction,
     )
+
+
+# Why a kept line was kept, as reports name it; the first four are what can break a byte target.
+CAUSES: Mapping[str, str] = {
+    "anomaly_boost": "lines kept while an anomaly boost was active",
+    "first_in_window": "first lines per window",
+    "protected_pattern": "lines of patterns kept in full (rare, or every line an error or first line)",
+    "error_context": "lines held and sent for an error in their trace",
+    "errors": "ERROR/FATAL lines (always kept)",
+    "attribute": "lines kept by an attribute rule",
+    "sampled": "lines sampled at their pattern's rate",
+}
+TARGET_TOLERANCE = 0.005
+
+
+def _cause(decision: Decision) -> str:
+    if decision.boosted:
+        return "anomaly_boost"
+    if decision.reason == SEVERITY:
+        return "errors"
+    if decision.reason == FIRST_IN_WINDOW:
+        return "first_in_window"
+    if decision.reason == ERROR_CONTEXT:
+        return "error_context"
+    if decision.reason == ATTRIBUTE:
+        return "attribute"
+    if decision.reason == PATTERN_RATE and decision.rate >= 1.0:
+        return "protected_pattern"
+    return "sampled"
 
 
 def _decide(decider: Decider, record: ReplayLine) -> Decision:

@@ -19,6 +19,7 @@ from patterns.analysis import analysis_execute_records, analysis_run_create
 from patterns.demo import generate
 from patterns.models import Pattern, PatternWindow, Service
 from patterns.sources import SourceRecord
+from policies.engine.pricing import flat_pricing
 from policies.engine.simulator import ReplayLine, simulate
 from policies.models import PolicyVersion
 from policies.services import policy_propose
@@ -134,7 +135,7 @@ def test_sdk_fetches_the_policy_reports_counts_and_matches_the_simulation(
             )
             for line in lines
         ],
-        price_per_gb=0.5,
+        pricing=flat_pricing(0.5),
     )
     measured = 1 - windows["bytes_kept"] / windows["bytes_seen"]
     predicted = report.reduction_bytes

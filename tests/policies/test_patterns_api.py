@@ -95,3 +95,18 @@ def test_simulate_estimates_without_a_replayable_source_and_refuses_bad_drafts(
     response = client.post("/api/v1/policies/checkout/simulate", {"document": bad}, format="json")
     assert response.status_code == 400
     assert "ERROR" in response.json()["error"]["message"]
+
+
+def test_simulate_says_when_the_target_is_missed_and_refuses_a_bad_target(
+    client: APIClient, service: Service, patterns: list[Pattern]
+) -> None:
+    url = "/api/v1/policies/checkout/simulate"
+    report = client.post(url, {"document": make_document(), "target_reduction": 0.99}, format="json").json()
+    assert report["target"]["met"] is False
+    assert report["target"]["shortfall"] > 0
+    assert report["target"]["causes"]
+    met = client.post(url, {"document": make_document(), "target_reduction": 0.01}, format="json").json()
+    assert met["target"]["met"] is True and met["target"]["causes"] == []
+    assert client.post(url, {"document": make_document()}, format="json").json()["target"] is None
+    bad = client.post(url, {"document": make_document(), "target_reduction": 2}, format="json")
+    assert bad.status_code == 400

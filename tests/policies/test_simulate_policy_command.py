@@ -129,7 +129,7 @@ def test_text_report_names_the_numbers(small_log: Path) -> None:
         small_log, "--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.5", "--price-per-gb", "2"
     )
     assert "errors  4 of 4 kept" in out
-    assert "at $2/GB" in out
+    assert "(average 2/GB, tiers included)" in out
 
 
 def test_json_report_includes_the_policy(small_log: Path) -> None:
@@ -175,3 +175,51 @@ def test_window_seconds_keeps_the_first_line_of_each_window(tmp_path: Path) -> N
         kept = {int(row["LineId"]) for row in csv.DictReader(handle) if row["Kept"] == "1"}
     assert {1, 61, 121} <= kept
     assert len(kept) < 30
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_missed_target_is_flagged_with_its_cause(tmp_path: Path) -> None:
+    # Half the bytes are errors, which are always kept: an 80% reduction cannot be reached.
+    lines = []
+    for i in range(400):
+        lines.append(f"2026-11-23 10:{i // 60:02d}:{i % 60:02d} INFO cache refreshed for shard {i}")
+        lines.append(f"2026-11-23 10:{i // 60:02d}:{i % 60:02d} ERROR payment {i} declined by the issuer bank")
+    log = _write(tmp_path / "errors.log", lines)
+    args = ("--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.8", "--window-seconds", "0")
+    target = json.loads(_run(log, *args, "--json"))["report"]["target"]
+    assert target["met"] is False
+    assert target["shortfall"] > 0.2
+    assert target["causes"][0]["cause"] == "errors"
+    assert target["causes"][0]["lines"] == 400
+    text = _run(log, *args)
+    assert "target 80% MISSED" in text
+    assert "ERROR/FATAL lines (always kept) 400 lines" in text
+
+
+def test_a_met_target_says_so_and_lists_no_cause(small_log: Path) -> None:
+    args = ("--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.3", "--window-seconds", "0")
+    target = json.loads(_run(small_log, *args, "--json"))["report"]["target"]
+    assert target["met"] is True and target["causes"] == []
+    assert "target 30% met" in _run(small_log, *args)
+
+
+def test_the_generator_meets_its_target_with_anomaly_boosts_on_replay(tmp_path: Path) -> None:
+    # A steady pattern that bursts to ten times its rate: the boost fires on replay, and the plan leaves room for it.
+    lines = []
+    for minute in range(40):
+        per_minute = 1000 if 30 <= minute < 34 else 100
+        for i in range(per_minute):
+            second = i * 60 // per_minute
+            lines.append(f"2026-11-23 10:{minute:02d}:{second:02d} INFO served request {i} in {i % 50} ms")
+        lines.append(f"2026-11-23 10:{minute:02d}:59 INFO checkpoint written for minute {minute}")
+    log = _write(tmp_path / "burst.log", lines)
+    args = ("--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.8", "--window-seconds", "0")
+    report = json.loads(_run(log, *args, "--json"))["report"]
+    assert report["lines_kept_boosted"] > 0
+    assert report["kept_by"]["anomaly_boost"]["lines"] == report["lines_kept_boosted"]
+    assert report["target"]["met"] is True, report["target"]
+    assert report["reduction_bytes"] >= 0.8 - 0.005

@@ -828,6 +828,17 @@ export interface components {
         PolicyRollbackInputRequest: {
             version: number;
         };
+        PolicySimulateInputRequest: {
+            /** @description A lipservice.policy/v1 document. */
+            document: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: double
+             * @description The byte reduction the document is meant to reach; the report then says whether it did and why not.
+             */
+            target_reduction?: number | null;
+        };
         PolicyValidation: {
             valid: boolean;
             errors: components["schemas"]["PolicyIssue"][];
@@ -1196,6 +1207,15 @@ export interface components {
             dollars_per_month_before?: number | null;
             /** Format: double */
             dollars_per_month_after?: number | null;
+            keys_total?: number;
+            keys_covered?: number;
+            /** @description Patterns with a template key that kept no line. */
+            coverage_lost?: string[];
+            /** @description Kept lines and bytes by why they were kept. */
+            kept_by?: {
+                [key: string]: unknown;
+            };
+            target?: components["schemas"]["SimulationTarget"] | null;
             /** @description Empty for an estimate. */
             per_pattern: components["schemas"]["PatternEffect"][];
         };
@@ -1205,6 +1225,24 @@ export interface components {
          * @enum {string}
          */
         SimulationReportMethodEnum: "replay" | "estimate";
+        SimulationTarget: {
+            /** Format: double */
+            target_reduction: number;
+            /** Format: double */
+            achieved_reduction: number;
+            met: boolean;
+            /** Format: double */
+            shortfall: number;
+            bytes_over_budget: number;
+            /** @description What kept the bytes, largest first; empty if met. */
+            causes: components["schemas"]["SimulationTargetCause"][];
+        };
+        SimulationTargetCause: {
+            cause: string;
+            lines: number;
+            bytes: number;
+            description: string;
+        };
         /**
          * @description * `file` - Log files
          *     * `posthog` - PostHog Logs API
@@ -2270,7 +2308,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PolicyDocumentInputRequest"];
+                "application/json": components["schemas"]["PolicySimulateInputRequest"];
             };
         };
         responses: {

@@ -6,9 +6,7 @@ import contextlib
 import time
 from typing import Protocol
 
-import anthropic
 import httpx
-import openai
 
 from policies.engine.llm.config import LLMConfig
 
@@ -37,6 +35,8 @@ class OpenAIProvider:
     def __init__(self, *, config: LLMConfig) -> None:
         self.model = config.model_name
         self._config = config
+        import openai  # the SDKs load only when a provider is built: mining and most commands never need them
+
         self._client = openai.OpenAI(
             api_key=config.api_key or "unset",
             base_url=config.base_url or None,
@@ -45,6 +45,8 @@ class OpenAIProvider:
         )
 
     def complete(self, *, system: str, user: str) -> str:
+        import openai
+
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
@@ -77,6 +79,8 @@ class AnthropicProvider:
     def __init__(self, *, config: LLMConfig) -> None:
         self.model = config.model_name
         self._config = config
+        import anthropic
+
         self._client = anthropic.Anthropic(
             api_key=config.api_key or "unset",
             base_url=config.base_url or None,
@@ -85,6 +89,8 @@ class AnthropicProvider:
         )
 
     def complete(self, *, system: str, user: str) -> str:
+        import anthropic
+
         try:
             response = self._client.messages.create(
                 model=self.model,

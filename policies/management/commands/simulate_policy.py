@@ -9,13 +9,14 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from policies.engine.plan_replay import PlanOutcome, plan_and_replay
+from policies.engine.pricing import flat_pricing, parse_pricing
 from policies.engine.records import records_from_file
 from policies.engine.rules import ReductionTarget
+from policies.selectors import default_price_table
 
 
 class Command(BaseCommand):
@@ -44,8 +45,9 @@ class Command(BaseCommand):
         if options["window_seconds"] < 0:
             raise CommandError("--window-seconds must be 0 or more")
         price = options["price_per_gb"]
-        if price is None:
-            price = float(getattr(settings, "LIPSERVICE_PRICE_PER_GB", 0.5))
+        if price is not None and price < 0:
+            raise CommandError("--price-per-gb must not be negative")
+        pricing = parse_pricing(default_price_table()) if price is None else flat_pricing(price)
         try:
             records = records_from_file(path, log_format=options["log_format"] or None)
         except ValueError as exc:
@@ -61,7 +63,7 @@ class Command(BaseCommand):
                 service=options["service"] or path.stem,
                 target=ReductionTarget(target),
                 window_seconds=options["window_seconds"],
-                price_per_gb=price,
+                pricing=pricing,
                 seed=options["seed"],
                 on_decision=lambda _record, _decision: bar.update(),
             )
@@ -89,9 +91,18 @@ def _text_report(outcome: PlanOutcome, target: float) -> str:
         f"bytes   {report.bytes_kept:,} of {report.bytes_total:,} kept ({report.reduction_bytes:.1%} reduction)",
         f"errors  {report.errors_kept:,} of {report.errors_total:,} kept",
         f"patterns {report.patterns_covered:,} of {report.patterns_total:,} covered",
+        f"keys    {report.keys_covered:,} of {report.keys_total:,} template keys kept at least one line",
         f"boost   {report.lines_kept_boosted:,} lines kept while an anomaly boost was active",
-        f"cost    ${report.dollars_before:.6f} -> ${report.dollars_after:.6f} at ${report.price_per_gb:g}/GB",
+        f"cost    {report.dollars_before:.6f} -> {report.dollars_after:.6f} {report.pricing.currency} "
+        f"(average {report.price_per_gb:g}/GB, tiers included)",
     ]
+    lines.insert(1, report.verdict())
+    if report.coverage_lost:
+        lines.append(
+            f"coverage lost: {len(report.coverage_lost):,} patterns have a template key with no line kept: "
+            + ", ".join(report.coverage_lost[:10])
+            + (" ..." if len(report.coverage_lost) > 10 else "")
+        )
     monthly_before, monthly_after = report.monthly(report.dollars_before), report.monthly(report.dollars_after)
     if monthly_before is not None and monthly_after is not None:
         lines.append(f"monthly ${monthly_before:,.2f} -> ${monthly_after:,.2f}")

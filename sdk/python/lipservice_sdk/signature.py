@@ -222,6 +222,10 @@ class _TokenMasker:
 
     def __init__(self, rules: tuple[_Rule, ...]) -> None:
         self.rules = rules
+        # _apply skips a rule that needs a digit the text lacks or none of whose required substrings it holds; a
+        # token that every rule would skip comes out unchanged, so that test is hoisted here (exactly the same).
+        self.unconditional = any(not needs_digit and not requires for _, _, requires, needs_digit in rules)
+        self.clues = tuple(sorted({r for _, _, requires, needs_digit in rules if not needs_digit for r in requires}))
         self.tokens = _Memo()
         self.shapes = _Memo()  # "" marks a shape whose masked form keeps digits
         self.hex_classes = _Memo()  # "" marks a class pattern that leaves the token as it is
@@ -234,6 +238,8 @@ class _TokenMasker:
         known = self.tokens.get(token)
         if known is not None:
             return known
+        if not self.unconditional and _DIGITS.search(token) is None and not any(c in token for c in self.clues):
+            return token
         # Of the token-local rules only hex_prefixed can match a 0x token made of hex digits, and it takes it whole.
         if token[:2] in ("0x", "0X") and len(token) > 2 and not token[2:].strip(_HEX_CHARS):
             return "<HEX>"

@@ -15,6 +15,7 @@ from lipservice_sdk.policy import PolicyDocument, policy_from_dict
 from lipservice_sdk.severity import ALWAYS_KEPT, read_severity
 
 from policies.engine.checker import find_violations
+from policies.engine.pricing import flat_pricing
 from policies.engine.simulator import ReplayLine, simulate
 
 VECTORS: list[dict[str, Any]] = json.loads(
@@ -78,7 +79,7 @@ def test_no_error_is_dropped_by_the_sdk_decision_or_the_simulator(
         if level in ALWAYS_KEPT:
             assert decision.keep, (message, text, number)
         replayed.append(ReplayLine(message, text or "", float(index), trace_id=trace, severity_number=number))
-    report = simulate(policy=document, records=replayed, price_per_gb=0.1)
+    report = simulate(policy=document, records=replayed, pricing=flat_pricing(0.1))
     assert report.errors_kept == report.errors_total
     assert report.errors_total == sum(1 for _, t, n, _ in lines if read_severity(t, n) in ALWAYS_KEPT)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from policies.engine.checker import find_violations
+from policies.engine.pricing import flat_pricing, parse_pricing
 from policies.engine.rules import (
     BudgetTarget,
     ReductionTarget,
@@ -59,7 +60,7 @@ def test_expected_reduction_meets_a_feasible_target(target: float) -> None:
     ids, templates = assign_by_template_key(lines)
     mix = stats_from_assignment(records=lines, pattern_ids=ids, templates=templates)
     policy = generate_rule_policy(service="api", stats=mix, target=ReductionTarget(target), generated_at=WHEN)
-    report = simulate(policy=policy, records=lines, price_per_gb=1.0, seed=3)
+    report = simulate(policy=policy, records=lines, pricing=flat_pricing(1.0), seed=3)
     assert report.reduction_bytes == pytest.approx(target, abs=0.02)
 
 
@@ -119,9 +120,16 @@ def test_budget_target_becomes_a_reduction(budget: float, expected: float) -> No
     # 1 GB seen in one day at $1/GB is $30 a month... scaled so that $100/month is the bill before.
     day = 86_400.0
     bytes_seen = int(100 / 30 * 1e9)
-    target = BudgetTarget(dollars_per_month=budget, price_per_gb=1.0, observed_seconds=day)
-    assert monthly_cost(bytes_observed=bytes_seen, observed_seconds=day, price_per_gb=1.0) == pytest.approx(100.0)
+    target = BudgetTarget(dollars_per_month=budget, pricing=flat_pricing(1), observed_seconds=day)
+    assert monthly_cost(bytes_observed=bytes_seen, observed_seconds=day, pricing=flat_pricing(1)) == pytest.approx(100)
     assert reduction_for(target, total_bytes=bytes_seen) == pytest.approx(expected)
+
+
+def test_budget_target_is_priced_by_the_tiers() -> None:
+    # 100 GB a month: the first 50 GB are free and the rest cost $1/GB, so a $25 budget allows 75 GB, not 25 GB.
+    tiered = parse_pricing({"tiers": [{"up_to_gb": 50, "price_per_gb": 0}, {"up_to_gb": None, "price_per_gb": 1}]})
+    target = BudgetTarget(dollars_per_month=25.0, pricing=tiered, observed_seconds=30 * 86_400)
+    assert reduction_for(target, total_bytes=100 * 10**9) == pytest.approx(0.25, abs=1e-6)
 
 
 def test_window_seconds_reaches_the_document() -> None:

@@ -12,6 +12,7 @@ from lipservice_sdk.policy import policy_from_dict
 from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
 
 from patterns.sources.base import severity_of
+from policies.engine.pricing import flat_pricing
 from policies.engine.simulator import ReplayLine, simulate
 
 VECTORS: list[dict[str, Any]] = json.loads(
@@ -44,7 +45,7 @@ def test_simulator_keeps_every_error_vector_and_drops_the_rest_under_an_all_zero
         if decision.keep:
             kept.add(record.line_id)
 
-    report = simulate(policy=ZERO, records=records, price_per_gb=0.1, on_decision=note)
+    report = simulate(policy=ZERO, records=records, pricing=flat_pricing(0.1), on_decision=note)
     errors = {i for i, v in enumerate(VECTORS) if v["expected"] in ALWAYS_KEPT}
     assert kept == errors
     assert report.errors_total == report.errors_kept == len(errors)

@@ -6,6 +6,7 @@ import pytest
 from lipservice_sdk.decision import Decision
 from lipservice_sdk.policy import ErrorContext, KeepRules, PatternRule, PolicyDocument
 
+from policies.engine.pricing import flat_pricing
 from policies.engine.simulator import ReplayLine, simulate
 from tests.policies.engine.factories import records
 
@@ -29,7 +30,7 @@ def _lines() -> list[ReplayLine]:
 
 
 def test_report_adds_up() -> None:
-    report = simulate(policy=POLICY, records=_lines(), price_per_gb=0.5, seed=7)
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(0.5), seed=7)
     assert report.lines_total == 1070
     assert report.bytes_total == 107_000
     assert sum(e.lines for e in report.per_pattern) == report.lines_total
@@ -39,17 +40,17 @@ def test_report_adds_up() -> None:
 
 
 def test_every_error_is_kept() -> None:
-    report = simulate(policy=POLICY, records=_lines(), price_per_gb=0.5)
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(0.5))
     assert (report.errors_kept, report.errors_total) == (20, 20)
 
 
 def test_every_pattern_is_covered() -> None:
-    report = simulate(policy=POLICY, records=_lines(), price_per_gb=0.5)
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(0.5))
     assert report.patterns_covered == report.patterns_total == 3
 
 
 def test_per_pattern_effect_follows_the_rate() -> None:
-    report = simulate(policy=POLICY, records=_lines(), price_per_gb=0.5, seed=1)
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(0.5), seed=1)
     effects = {e.pattern_id: e for e in report.per_pattern}
     assert effects["order"].kept == 50
     assert 60 < effects["tick"].kept < 150
@@ -57,21 +58,23 @@ def test_per_pattern_effect_follows_the_rate() -> None:
 
 
 def test_dollars_follow_bytes_and_price() -> None:
-    report = simulate(policy=POLICY, records=_lines(), price_per_gb=2.0)
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(2.0))
     assert report.dollars_before == pytest.approx(107_000 / 1e9 * 2.0)
     assert report.dollars_after == pytest.approx(report.bytes_kept / 1e9 * 2.0)
 
 
 def test_monthly_projection_uses_the_time_span() -> None:
     day = [ReplayLine(message=f"tick {i}", timestamp=i * 864.0, bytes=1000) for i in range(101)]
-    report = simulate(policy=POLICY, records=day, price_per_gb=1.0)
+    report = simulate(policy=POLICY, records=day, pricing=flat_pricing(1.0))
     assert report.observed_seconds == pytest.approx(86_400.0)
     assert report.as_dict()["dollars_per_month_before"] == pytest.approx(101_000 / 1e9 * 30)
 
 
 def test_every_decision_is_reported() -> None:
     seen: list[tuple[int, Decision]] = []
-    simulate(policy=POLICY, records=_lines(), price_per_gb=1.0, on_decision=lambda r, d: seen.append((r.line_id, d)))
+    simulate(
+        policy=POLICY, records=_lines(), pricing=flat_pricing(1.0), on_decision=lambda r, d: seen.append((r.line_id, d))
+    )
     assert [line_id for line_id, _ in seen] == list(range(1070))
 
 
@@ -85,7 +88,7 @@ def test_a_trace_is_kept_or_dropped_whole() -> None:
     simulate(
         policy=POLICY,
         records=lines,
-        price_per_gb=1.0,
+        pricing=flat_pricing(1.0),
         on_decision=lambda r, d: kept.setdefault(str(r.trace_id), set()).add(d.keep),
     )
     mixed = {trace for trace, outcomes in kept.items() if len(outcomes) > 1}
@@ -95,8 +98,8 @@ def test_a_trace_is_kept_or_dropped_whole() -> None:
 
 
 def test_replay_is_reproducible_for_a_seed() -> None:
-    first = simulate(policy=POLICY, records=_lines(), price_per_gb=1.0, seed=5)
-    second = simulate(policy=POLICY, records=_lines(), price_per_gb=1.0, seed=5)
+    first = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(1.0), seed=5)
+    second = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(1.0), seed=5)
     assert first == second
 
 
@@ -119,8 +122,32 @@ def test_error_context_keeps_the_dropped_lines_of_a_failing_trace() -> None:
     ]
     seen: dict[int, Decision] = {}
     report = simulate(
-        policy=policy, records=lines, price_per_gb=1.0, on_decision=lambda r, d: seen.update({r.line_id: d})
+        policy=policy, records=lines, pricing=flat_pricing(1.0), on_decision=lambda r, d: seen.update({r.line_id: d})
     )
     assert [seen[i].keep for i in range(8)] == [True, True, True, False, True, False, False, True]
     assert (seen[1].reason, seen[2].reason) == ("error_context", "error_context")
     assert report.lines_kept == 5
+
+
+def test_a_missed_target_names_what_kept_the_bytes_largest_first() -> None:
+    report = simulate(policy=POLICY, records=_lines(), pricing=flat_pricing(1.0), target_reduction=0.99)
+    check = report.target_check()
+    assert check is not None and check["met"] is False
+    causes = [c["cause"] for c in check["causes"]]
+    assert {"protected_pattern", "errors", "first_in_window", "sampled"} <= set(causes)
+    assert [c["bytes"] for c in check["causes"]] == sorted((c["bytes"] for c in check["causes"]), reverse=True)
+    assert "MISSED" in report.verdict()
+    assert report.as_dict()["target"] == check
+
+
+def test_no_target_no_verdict_and_coverage_is_counted_per_key() -> None:
+    sparse = PolicyDocument(
+        service="api",
+        patterns=(PatternRule(id="tick", template="tick <*>", rate=0.0001),),
+        keep=KeepRules(first_per_pattern=False, first_per_signature=False, window_seconds=0),
+    )
+    lines = records("tick {i}", 100) + records("tock {i}", 5, start=100)
+    report = simulate(policy=sparse, records=lines, pricing=flat_pricing(1.0), seed=1)
+    assert report.target_check() is None and report.verdict() == ""
+    assert report.keys_total == 2
+    assert "tick" in report.coverage_lost
