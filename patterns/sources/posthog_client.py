@@ -294,6 +294,7 @@ class PostHogClient:
         return CheckResult("ok", ok)
 
     def list_all(self, path: str, *, scope: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paginated listing; `next` links are followed on the configured host only."""
         items: list[dict[str, Any]] = []
         next_path: str | None = path
         next_params = params
