@@ -222,6 +222,11 @@ def _cluster_same_length(
     for key in keys:
         frequencies = [frequency[(p, t)] for p, t in enumerate(tokens[key])]
         tally = Counter(frequencies)
+        own = counts[key]
+        if len(tally) > 1 and own in tally:
+            # Tokens that only this key has at their position root nothing but the key itself: a line made mostly
+            # of values the masking cannot see (a key=value dump) is rooted at the words it shares instead.
+            del tally[own]
         best = max(tally.items(), key=lambda item: (item[1], item[0]))[0]
         root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequency[(p, t)] == best)
         roots[root].append(key)
