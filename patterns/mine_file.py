@@ -80,7 +80,7 @@ def _formatted_lines(path: Path, log_format: LogFormat, stats: ReadStats) -> Ite
         yield record.message, record.level, record.timestamp
 
 
-def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterator[_Line]], Iterator[_Line]]) -> None:
+def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterator[Any]], Iterator[Any]]) -> None:
     """Mask and count every line per key (with its severities, bytes and first/last time), then mine the keys."""
     path: Path = options["input"]
     if not path.is_file():
@@ -93,6 +93,8 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
     sizes: list[int] = []
     examples: list[str] = []
     levels: list[dict[str, int]] = []
+    plain: list[int] = []
+    info = normalize_severity(None)
     first: list[float | None] = []
     last: list[float | None] = []
     line_ids = array("q")
@@ -105,6 +107,10 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
         # Hand the counts gathered so far to the miner and start those keys afresh: a key seen again later adds
         # only its new lines, so nothing is counted twice.
         for index in range(upto):
+            if plain[index]:
+                tally = levels[index]
+                tally[info] = tally.get(info, 0) + plain[index]
+                plain[index] = 0
             if counts[index]:
                 miner.add_key_counts(
                     keys[index],
@@ -119,40 +125,67 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
                 levels[index] = {}
                 first[index] = last[index] = None
 
+    def new_key(key: str, message: str, timestamp: float | None) -> int:
+        nonlocal pushed
+        index = key_index[key] = len(keys)
+        keys.append(key)
+        counts.append(0)
+        sizes.append(0)
+        plain.append(0)
+        examples.append(message)
+        levels.append({})
+        first.append(timestamp)
+        last.append(timestamp)
+        if index - pushed >= MINE_EVERY_KEYS:
+            # Streams whose values the masking cannot see have a key per line: mining a batch lets later keys
+            # be matched to its patterns, which is far cheaper than clustering every key at once.
+            push(index)
+            miner.mine()
+            pushed = index
+        return index
+
     started = time.perf_counter()
-    lines = _plain_lines(path, stats) if log_format is None else _formatted_lines(path, log_format, stats)
     key_of = template_key
-    for message, level, timestamp in progress(lines):
-        key = key_of(message)
-        index = key_index.get(key)
-        if index is None:
-            index = key_index[key] = len(keys)
-            keys.append(key)
-            counts.append(0)
-            sizes.append(0)
-            examples.append(message)
-            levels.append({})
-            first.append(timestamp)
-            last.append(timestamp)
-            if index - pushed >= MINE_EVERY_KEYS:
-                # Streams whose values the masking cannot see have a key per line: mining a batch lets later keys
-                # be matched to its patterns, which is far cheaper than clustering every key at once.
-                push(index)
-                miner.mine()
-                pushed = index
-        elif timestamp is not None:
-            seen_first, seen_last = first[index], last[index]
-            if seen_first is None or timestamp < seen_first:
-                first[index] = timestamp
-            if seen_last is None or timestamp > seen_last:
-                last[index] = timestamp
-        counts[index] += 1
-        sizes[index] += len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
-        tally = levels[index]
-        tally[level] = tally.get(level, 0) + 1
-        if assign:
-            line_ids.append(stats.lines)
-            line_keys.append(index)
+    if log_format is None and not assign:
+        # The common case, a file of plain lines, in one loop: a text line is INFO with no time, so only its
+        # count and bytes are kept per line and its severity tally is filled in when the key is handed over.
+        get = key_index.get
+        for line in progress(read_lines(path, stats)):
+            if line[:1] == "{" or line[:1].isspace() or not line:
+                if not line.strip():
+                    stats.empty += 1
+                    continue
+                parts = parse_json_message(line) if line.lstrip().startswith("{") else None
+                if parts is not None:
+                    stats.json += 1
+                    stats.parsed += 1
+                    message, level, timestamp = parts
+                    key = key_of(message)
+                    index = get(key)
+                    if index is None:
+                        index = new_key(key, message, timestamp)
+                    _count_record(index, message, level, timestamp, counts, sizes, levels, first, last)
+                    continue
+            stats.unparsed += 1
+            key = key_of(line)
+            index = get(key)
+            if index is None:
+                index = new_key(key, line, None)
+            counts[index] += 1
+            plain[index] += 1
+            sizes[index] += len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
+        stats.lines = stats.empty + stats.json + stats.unparsed
+    else:
+        lines = _plain_lines(path, stats) if log_format is None else _formatted_lines(path, log_format, stats)
+        for message, level, timestamp in progress(lines):
+            key = key_of(message)
+            index = key_index.get(key)
+            if index is None:
+                index = new_key(key, message, timestamp)
+            _count_record(index, message, level, timestamp, counts, sizes, levels, first, last)
+            if assign:
+                line_ids.append(stats.lines)
+                line_keys.append(index)
     push(len(keys))
     miner.mine()
     seconds = time.perf_counter() - started
@@ -196,6 +229,29 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
     out.write(_text(summary, log_format is not None) + "\n")
 
 
+def _count_record(
+    index: int,
+    message: str,
+    level: str,
+    timestamp: float | None,
+    counts: list[int],
+    sizes: list[int],
+    levels: list[dict[str, int]],
+    first: list[float | None],
+    last: list[float | None],
+) -> None:
+    if timestamp is not None:
+        seen_first, seen_last = first[index], last[index]
+        if seen_first is None or timestamp < seen_first:
+            first[index] = timestamp
+        if seen_last is None or timestamp > seen_last:
+            last[index] = timestamp
+    counts[index] += 1
+    sizes[index] += len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
+    tally = levels[index]
+    tally[level] = tally.get(level, 0) + 1
+
+
 def _text(summary: dict[str, Any], formatted: bool) -> str:
     if not summary["lines"]:
         return f"{summary['input']}: no log lines (the file is empty or holds only blank lines)"
@@ -225,16 +281,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _tqdm_progress(options: dict[str, Any]) -> Callable[[Iterator[_Line]], Iterator[_Line]]:
+def _tqdm_progress(options: dict[str, Any]) -> Callable[[Iterator[Any]], Iterator[Any]]:
     if options.get("json") or not sys.stderr.isatty():
         return _identity
     from tqdm import tqdm
 
-    def bar(lines: Iterator[_Line]) -> Iterator[_Line]:
+    def bar(lines: Iterator[Any]) -> Iterator[Any]:
         return iter(tqdm(lines, unit=" lines", unit_scale=True, file=sys.stderr))
 
     return bar
 
 
-def _identity(lines: Iterator[_Line]) -> Iterator[_Line]:
+def _identity(lines: Iterator[Any]) -> Iterator[Any]:
     return lines

@@ -5,7 +5,8 @@ is over distinct keys, not lines. Then, in the spirit of Brain (Yu et al., 2023)
 
 1. keys are grouped by token count;
 2. within a group every (position, token) gets its line frequency, and each key is rooted at the largest set of its
-   tokens that share one frequency: the template's constant words occur exactly as often as the template itself;
+   tokens that share one frequency: the template's constant words occur exactly as often as the template itself
+   (tokens no other key has at their position are left out when the key has others: they would root it alone);
 3. keys with the same root are split recursively on the lowest-cardinality column that still looks constant; a column
    is a parameter when all its values differ only in placeholders, when every value holds a placeholder, when it
    carries paths, or when it has `variable_threshold` or more distinct values;
@@ -222,6 +223,11 @@ def _cluster_same_length(
     for key in keys:
         frequencies = [frequency[(p, t)] for p, t in enumerate(tokens[key])]
         tally = Counter(frequencies)
+        own = counts[key]
+        if len(tally) > 1 and own in tally:
+            # Tokens that only this key has at their position root nothing but the key itself: a line made mostly
+            # of values the masking cannot see (a key=value dump) is rooted at the words it shares instead.
+            del tally[own]
         best = max(tally.items(), key=lambda item: (item[1], item[0]))[0]
         root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequency[(p, t)] == best)
         roots[root].append(key)

@@ -151,21 +151,41 @@ def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | N
     return message, normalize_severity(level_value), _timestamp(data)
 
 
+_BLOCK_BYTES = 1 << 20
+
+
 def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str]:
     """Lines of a plain or .gz file as text: invalid UTF-8 replaced, lines over MAX_LINE_BYTES truncated."""
     counters = stats if stats is not None else ReadStats()
     with _open(Path(path)) as handle:
+        # Read in blocks and split them: per-line reads cost more than masking a line does.
+        rest = b""
+        skipping = False
         while True:
-            raw = handle.readline(MAX_LINE_BYTES)
-            if not raw:
-                return
-            if not raw.endswith(b"\n") and len(raw) >= MAX_LINE_BYTES:
+            block = handle.read(_BLOCK_BYTES)
+            if not block:
+                break
+            lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
+            rest = lines.pop()
+            if skipping:
+                # The tail of a truncated line runs up to the first newline.
+                if not lines:
+                    rest = b""
+                    continue
+                skipping = False
+                del lines[0]
+            for raw in lines:
+                if len(raw) >= MAX_LINE_BYTES:
+                    counters.truncated += 1
+                    raw = raw[:MAX_LINE_BYTES]
+                yield raw.rstrip(b"\r").decode("utf-8", "replace")
+            if len(rest) >= MAX_LINE_BYTES:
                 counters.truncated += 1
-                while True:
-                    rest = handle.readline(MAX_LINE_BYTES)
-                    if not rest or rest.endswith(b"\n"):
-                        break
-            yield raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                yield rest[:MAX_LINE_BYTES].rstrip(b"\r").decode("utf-8", "replace")
+                rest = b""
+                skipping = True
+        if rest and not skipping:
+            yield rest.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def read_records(

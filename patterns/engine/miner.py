@@ -82,8 +82,8 @@ class Miner:
         self._aliases: dict[str, str] = {}
         self._offered: dict[str, set[str]] = {}
         self._raw_examples: set[str] = set()
-        self._by_first: dict[str, list[Pattern]] = {}
-        self._open_start: list[Pattern] = []
+        self._by_literal: dict[str, list[Pattern]] = {}
+        self._open: list[Pattern] = []
         self._literals: dict[str, frozenset[str]] = {}
         self._samples: dict[str, list[str]] = {}
         self._index_size = -1
@@ -473,12 +473,14 @@ class Miner:
         best: tuple[int, str] | None = None
         if self._index_size != len(self._patterns) or self._index_stale:
             self._rebuild_index()
-        tokens = key.split(" ")
-        present = set(tokens)
+        present = set(key.split(" "))
         literals = self._literals
-        candidates = [*self._by_first.get(tokens[0], ()), *self._open_start]
+        by_literal = self._by_literal
+        # Every literal token of a template must be in the key, so a template can match only when its rarest
+        # literal is one of the key's tokens: the candidates are a few buckets, however many patterns there are.
+        candidates = [p for token in present for p in by_literal.get(token, ())]
+        candidates.extend(self._open)
         for pattern in candidates:
-            # Every literal token of a template must be in the key: a set test rules out most candidates cheaply.
             if literals[pattern.id] <= present and template_matches_key(pattern.template, key):
                 # Prefer the most specific template: the one with the most literal tokens.
                 rank = (-sum(1 for t in pattern.template.split() if t != WILDCARD), pattern.id)
@@ -487,17 +489,22 @@ class Miner:
         return None if best is None else best[1]
 
     def _rebuild_index(self) -> None:
-        self._by_first = {}
-        self._open_start = []
         self._literals = {
             p.id: frozenset(t for t in p.template.split() if WILDCARD not in t) for p in self._patterns.values()
         }
+        frequency: dict[str, int] = {}
+        for words in self._literals.values():
+            for word in words:
+                frequency[word] = frequency.get(word, 0) + 1
+        self._by_literal = {}
+        self._open = []
         for pattern in sorted(self._patterns.values(), key=lambda p: p.id):
-            first = pattern.template.split(" ", 1)[0]
-            if WILDCARD in first or not first:
-                self._open_start.append(pattern)
-            else:
-                self._by_first.setdefault(first, []).append(pattern)
+            words = self._literals[pattern.id]
+            if not words:
+                self._open.append(pattern)
+                continue
+            rarest = min(words, key=lambda w: (frequency[w], w))
+            self._by_literal.setdefault(rarest, []).append(pattern)
         self._index_size = len(self._patterns)
         self._index_stale = False
 

@@ -41,7 +41,8 @@ for p in patterns:
 version = policy_publish(service=service, actor="faults", document={{"service": {SERVICE!r}, "patterns": patterns,
                          "severity_rates": {{"DEBUG": 0.01, "INFO": 0.1, "WARN": 1, "ERROR": 1, "FATAL": 1}}}})
 _, key = api_key_create(team=team, name="sdk")
-print(json.dumps({{"key": key, "service_id": service.pk, "version": version.number}}))
+_, management_key = api_key_create(team=team, name="ops", scope="management")
+print(json.dumps({{"key": key, "management_key": management_key, "service_id": service.pk, "version": version.number}}))
 """
 
 
@@ -52,6 +53,7 @@ class App:
     redis: PrivateRedis
     database: str
     key: str
+    management_key: str
     service_id: int
     policy_version: int
 
@@ -118,6 +120,7 @@ def app(postgres: PrivatePostgres, redis_server: PrivateRedis, tmp_path: Path) -
             redis=redis_server,
             database=database,
             key=created["key"],
+            management_key=created["management_key"],
             service_id=created["service_id"],
             policy_version=created["version"],
         )

@@ -221,6 +221,8 @@ def app_environment(
             "LIPSERVICE_API_RATE": "1000000/min",
             "LIPSERVICE_LLM_PROVIDER": "rules",
             "LIPSERVICE_LOG_LEVEL": "WARNING",
+            # The private PostgreSQL, Redis and ClickHouse instances and the local LLM stand-in are on loopback.
+            "LIPSERVICE_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128,localhost",
             **extra,
         }
     )

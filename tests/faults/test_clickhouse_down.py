@@ -75,6 +75,7 @@ def _service_lines(server: ThrowawayClickHouse) -> int:
     return int(count)
 
 
+@pytest.mark.usefixtures("loopback_peers")
 def test_clickhouse_killed_mid_analysis_fails_the_run_writes_nothing_and_the_next_run_counts_each_line_once(
     team: Team, clickhouse: ThrowawayClickHouse, relay: TcpRelay
 ) -> None:

@@ -65,15 +65,15 @@ def test_broker_down_an_analysis_request_answers_503_and_fails_its_run_instead_o
     lines = {"service": "checkout-api", "lines": [{"message": "GET /api/items/7 step p00 ok", "severity": "INFO"}]}
     app.redis.kill()
 
-    refused = app.server.request("POST", "/api/v1/patterns/analyze", key=app.key, body=lines)
+    refused = app.server.request("POST", "/api/v1/patterns/analyze", key=app.management_key, body=lines)
 
     assert refused.status == 503 and refused.json()["error"]["code"] == "unavailable"
     run = refused.json()["error"]["details"]["run"]
-    stored = app.server.request("GET", f"/api/v1/patterns/runs/{run}", key=app.key).json()
+    stored = app.server.request("GET", f"/api/v1/patterns/runs/{run}", key=app.management_key).json()
     assert stored["status"] == "failed" and stored["error"].startswith("not queued, the job queue is unreachable")
 
     app.redis.start()
-    accepted = app.server.request("POST", "/api/v1/patterns/analyze", key=app.key, body=lines)
+    accepted = app.server.request("POST", "/api/v1/patterns/analyze", key=app.management_key, body=lines)
 
     assert accepted.status == 202 and accepted.json()["status"] == "pending"
     assert app.redis.client(1).llen("celery") == 1, "the task waits in the queue for a worker"

@@ -49,3 +49,12 @@ def test_quoted_text_is_data_even_when_its_words_change_together() -> None:
     queries = ("red shoes", "wireless mouse", "usb-c cable", "desk lamp", "garden hose")
     counts = {f'search q="{q}" hits=<NUM> took=<NUM>': 100 for q in queries}
     assert len(_groups(counts)) == 1
+
+
+def test_keys_made_of_their_own_words_join_on_the_words_they_share() -> None:
+    words = ["alpha", "bravo", "carol", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
+    dumps = {
+        "request context dump: " + " ".join(f"{words[(i * 5 + j) % 12]}={words[(i + 2 * j) % 12]}" for j in range(4)): 1
+        for i in range(6)
+    }
+    assert _groups({**dumps, "user login ok for alpha": 3}) == [set(dumps), {"user login ok for alpha"}]

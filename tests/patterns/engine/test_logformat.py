@@ -176,3 +176,22 @@ def test_hostile_format_falls_back_without_hanging() -> None:
     record = LogFormat(log_format).parse("a " * 20_000)
     assert time.perf_counter() - started < 2
     assert not record.parsed
+
+
+def test_lines_across_read_blocks_and_a_truncated_line_keep_their_order(tmp_path: Path) -> None:
+    from patterns.engine.logformat import MAX_LINE_BYTES, read_lines
+
+    path = tmp_path / "blocks.log"
+    short = [f"line {i} " + "y" * (i % 97) for i in range(30_000)]
+    path.write_bytes(
+        ("\n".join(short[:15_000]) + "\n").encode()
+        + b"z" * (MAX_LINE_BYTES + 5)
+        + b"\r\n"
+        + ("\n".join(short[15_000:])).encode()
+    )
+    stats = ReadStats()
+    lines = list(read_lines(path, stats))
+    assert stats.truncated == 1
+    assert lines[:15_000] == short[:15_000]
+    assert lines[15_000] == "z" * MAX_LINE_BYTES
+    assert lines[15_001:] == short[15_000:]

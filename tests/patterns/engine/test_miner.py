@@ -218,3 +218,19 @@ def test_add_many_counts_like_add() -> None:
     assert [(p.id, p.count, p.bytes, p.severities) for p in one.patterns()] == [
         (p.id, p.count, p.bytes, p.severities) for p in many.patterns()
     ]
+
+
+def test_a_wildcard_led_template_is_found_among_many_patterns() -> None:
+    miner = Miner()
+    for i in range(300):
+        miner.add(f"job{chr(97 + i % 26)}{chr(97 + i // 26)} finished step{chr(97 + i % 7)} cleanly")
+    miner.add("alice opened session for reader")
+    miner.add("bob opened session for reader")
+    miner.add("carol opened session for reader")
+    miner.add("dave opened session for reader")
+    miner.mine()
+    wildcard = miner.match("erin opened session for reader")
+    assert wildcard is not None
+    pattern = miner.pattern(wildcard)
+    assert pattern is not None and pattern.template.startswith("<*> opened session")
+    assert miner.match("erin closed session for reader") is None
