@@ -8,6 +8,12 @@ error under lipservice_sdk.severity: severity number 17 or above, or a text with
 A pattern at rate 0 whose counted history has no ERROR or FATAL line gets one; so does a set of severity buckets that
 nothing in the policy keeps at all; both also exclude what an always-keep rule keeps. Fractional rates are the Hog
 transformation's job. A policy with an always-keep rule that a filter cannot negate (`ne`) gets no path drop.
+
+Every path drop costs every record of the service one regex test, while the Hog transformation (which drops the same
+lines anyway) costs about the same per record whatever the policy's size; bench/RESULTS.md "Native drop rules against
+the Hog path" measures both. So only the MAX_PATH_DROPS dead patterns with the most lines get a native drop: each
+saves the transformation's run on its lines for about a microsecond per record, and they all rank before the bucket
+drop and the severity rule (first match by priority, so a rule ranked after the severity rule would never fire).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ DROP_RULE_PREFIX = "lipservice"
 SEVERITY_PRIORITY = 100
 PATH_DROP_PRIORITY = 10
 BUCKET_DROP_PRIORITY = 90
+MAX_PATH_DROPS = BUCKET_DROP_PRIORITY - PATH_DROP_PRIORITY
 # PostHog's buckets and the policy severities they hold (PostHog maps TRACE into DEBUG, FATAL into ERROR).
 POSTHOG_BUCKETS: dict[str, tuple[str, ...]] = {
     "DEBUG": ("TRACE", "DEBUG"),
@@ -125,12 +132,15 @@ def policy_to_drop_rules(
         return [_severity_rule(service, config)]
     guard = never_error_leaves() + keep_leaves
     known = pattern_severities or {}
+    dead = []
     for rule in document.patterns:
         counts = known.get(rule.id)
         if rule.rate > 0.0 or counts is None:
             continue
         if int(counts.get("ERROR", 0)) + int(counts.get("FATAL", 0)) > 0:
             continue
+        dead.append((-sum(int(n) for n in counts.values()), rule.id, rule))
+    for _, _, rule in sorted(dead, key=lambda item: item[:2])[:MAX_PATH_DROPS]:
         rules.append(
             {
                 "name": path_drop_rule_name(service, rule.id),
@@ -156,14 +166,14 @@ def policy_to_drop_rules(
                 },
             }
         )
-    dead = [
+    dead_severities = [
         name
         for bucket in ("DEBUG", "INFO", "WARN")
         if _bucket_rate(document, bucket) <= 0.0
         for name in POSTHOG_BUCKETS[bucket]
     ]
-    if dead:
-        words = [word for word, name in SPELLINGS.items() if name in dead]
+    if dead_severities:
+        words = [word for word, name in SPELLINGS.items() if name in dead_severities]
         rules.append(
             {
                 "name": bucket_drop_rule_name(service),

@@ -14,7 +14,13 @@ from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES
 from lipservice_sdk.signature import template_matches
 
 from policies.exporters import policy_to_drop_rules, policy_to_hog_policy, policy_to_sdk_json, template_to_raw_regex
-from policies.exporters.drop_rules import POSTHOG_BUCKETS, never_error_leaves
+from policies.exporters.drop_rules import (
+    BUCKET_DROP_PRIORITY,
+    MAX_PATH_DROPS,
+    POSTHOG_BUCKETS,
+    SEVERITY_PRIORITY,
+    never_error_leaves,
+)
 
 VECTORS = Path(__file__).resolve().parents[2] / "sdk" / "testdata" / "signature_vectors.jsonl"
 # Lines whose raw text a regex cannot reproduce the masking of: the SDK masks a cut, re-encoded copy of the text.
@@ -87,6 +93,22 @@ def test_path_drop_only_for_dead_patterns_with_known_error_free_history() -> Non
     assert [r["name"] for r in rules if r["rule_type"] == "path_drop"] == ["lipservice:svc:drop:dead"]
     regex = rules[0]["config"]["filter_group"]["values"][0]["value"]
     assert re.search(regex, "GET /healthz 200") and not re.search(regex, "GET /healthz/deep 200")
+
+
+def test_only_the_busiest_dead_patterns_get_path_drops_all_ranked_before_the_severity_rule() -> None:
+    count = MAX_PATH_DROPS * 2 + 7
+    document = policy_from_dict(
+        {
+            "service": "svc",
+            "patterns": [{"id": f"d{i}", "template": f"tick {i} <NUM>", "rate": 0.0} for i in range(count)],
+        }
+    )
+    lines = {f"d{i}": (i * 37) % count + 1 for i in range(count)}  # distinct volumes, not in id order
+    rules = policy_to_drop_rules(document, pattern_severities={pid: {"INFO": n} for pid, n in lines.items()})
+    drops = [r for r in rules if r["rule_type"] == "path_drop"]
+    busiest = sorted(lines, key=lambda pid: -lines[pid])[:MAX_PATH_DROPS]
+    assert [r["name"].rsplit(":", 1)[1] for r in drops] == busiest
+    assert max(r["priority"] for r in drops) < BUCKET_DROP_PRIORITY < SEVERITY_PRIORITY
 
 
 def test_always_keep_carries_the_status_threshold() -> None:

@@ -111,6 +111,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(connected_team: Team,
     assert posthog.objects["hog_functions"] == {}
     assert f"[dry run] would create hog function '{HOG_FUNCTION_NAME}'" in output
     assert "[dry run] would create drop rule 'lipservice:checkout-api:drop:health'" in output
+    assert "1 of 1 pattern(s) at rate 0 dropped natively by PostHog" in output
 
 
 @pytest.mark.django_db

@@ -32,6 +32,8 @@ class AdaptiveConfig:
     max_pending_stats: int = 50_000
     exit_timeout: float = 3.0
     seed: int | None = None
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not isinstance(self.service_name, str) or not self.service_name.strip():
@@ -46,6 +48,8 @@ class AdaptiveConfig:
         for name in ("max_queue_size", "export_batch_size", "max_stat_keys", "max_pending_stats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.spool_max_bytes < 1:
+            raise ValueError("spool_max_bytes must be at least 1")
         if self.max_context_lines < 0 or self.exit_timeout < 0:
             raise ValueError("max_context_lines and exit_timeout must not be negative")
 

@@ -14,6 +14,7 @@ COUNTER_NAMES: tuple[str, ...] = (
     "errors_spooled",
     "errors_resent",
     "errors_lost",
+    "spool_corrupt",
     "shed",
     "shed_errors",
     "context_held",

@@ -7,10 +7,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
@@ -20,6 +22,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from lipservice_sdk._fork import start_thread
 from lipservice_sdk.counters import Counters
+from lipservice_sdk.spool import DiskSpool, OtlpPoster
 
 _log = logging.getLogger("lipservice_sdk")
 AttributeValue = str | bool | int | float
@@ -63,17 +66,25 @@ def _is_error(record: ReadableLogRecord) -> bool:
 
 class _CountingExporter(LogRecordExporter):
     """Counts what PostHog took; an export that failed (after the OTLP exporter's own retries) loses its other
-    lines, counted, while its errors go to a bounded spool that a thread re-sends in order until PostHog answers."""
+    lines, counted, while its errors go to a bounded spool (memory, or a directory that outlives the process) that a
+    thread re-sends in order until PostHog answers, waiting at least as long as PostHog's Retry-After asks."""
 
-    def __init__(self, inner: LogRecordExporter, sink: OtlpSink) -> None:
+    def __init__(
+        self, inner: LogRecordExporter, sink: OtlpSink, poster: OtlpPoster | None, disk: DiskSpool | None
+    ) -> None:
         self._inner = inner
         self._sink = sink
+        self._poster = poster
+        self._disk = disk
         self._send_lock = threading.Lock()
         self._spool: deque[ReadableLogRecord] = deque()
         self._spool_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._retrier: threading.Thread | None = None
+        if disk is not None and disk.pending():
+            self._start_retrier()
+            self._wake.set()
 
     def _send(self, batch: Sequence[ReadableLogRecord]) -> bool:
         with self._send_lock:
@@ -82,12 +93,17 @@ class _CountingExporter(LogRecordExporter):
             except Exception:
                 return False
 
+    def _post(self, payload: bytes) -> tuple[str, float | None]:
+        assert self._poster is not None
+        with self._send_lock:
+            return self._poster.post(payload)
+
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         self._sink._dequeued(len(batch))
         counters = self._sink.counters
         if self._send(batch):
             counters.add("exported", len(batch))
-            if self._spool:
+            if self._spool or self._disk is not None:
                 self._wake.set()
             return LogRecordExportResult.SUCCESS
         errors = [record for record in batch if _is_error(record)]
@@ -95,41 +111,87 @@ class _CountingExporter(LogRecordExporter):
         self._keep(errors)
         return LogRecordExportResult.FAILURE
 
+    def _start_retrier(self) -> None:
+        with self._spool_lock:
+            if self._retrier is None:
+                self._retrier = start_thread(self._retry_loop, "lipservice-otlp-retry")
+
     def _keep(self, errors: list[ReadableLogRecord]) -> None:
         if not errors:
+            return
+        if self._disk is not None:
+            try:
+                written = self._disk.put(encode_logs(errors).SerializeToString(), len(errors))
+            except Exception:
+                written = False
+            self._sink.counters.add("errors_spooled" if written else "errors_lost", len(errors))
+            self._start_retrier()
             return
         with self._spool_lock:
             room = SPOOL_LIMIT - len(self._spool)
             self._spool.extend(errors[: max(0, room)])
-            if self._retrier is None:
-                self._retrier = start_thread(self._retry_loop, "lipservice-otlp-retry")
+        self._start_retrier()
         lost = len(errors) - max(0, room)
         self._sink.counters.add("errors_spooled", len(errors) - max(0, lost))
         if lost > 0:
             self._sink.counters.add("errors_lost", lost)
 
     def _retry_loop(self) -> None:
-        delay, longest = SPOOL_BACKOFF_SECONDS
+        delay = SPOOL_BACKOFF_SECONDS[0]
         while not self._stopped.is_set():
             self._wake.wait(delay)
             self._wake.clear()
             if self._stopped.is_set():
                 return
-            with self._spool_lock:
-                batch = [self._spool[i] for i in range(min(len(self._spool), 512))]
-            if not batch:
-                continue
-            if self._send(batch):
-                with self._spool_lock:
-                    for _ in batch:
-                        self._spool.popleft()
-                self._sink.counters.add("exported", len(batch))
-                self._sink.counters.add("errors_resent", len(batch))
+            try:
+                outcome, retry_after = self._retry_once()
+            except Exception:
+                self._sink.counters.add("internal_errors")
+                outcome, retry_after = "retry", None
+            if outcome == "idle":
                 delay = SPOOL_BACKOFF_SECONDS[0]
-                if self._spool:
-                    self._wake.set()
+            elif outcome == "retry":
+                delay = max(min(SPOOL_BACKOFF_SECONDS[1], delay * 2), retry_after or 0.0)
             else:
-                delay = min(longest, delay * 2)
+                delay = SPOOL_BACKOFF_SECONDS[0]
+                self._wake.set()
+
+    def _retry_once(self) -> tuple[str, float | None]:
+        """One attempt at the oldest spooled batch: "idle" (nothing waits), "sent", "retry" (with Retry-After)."""
+        counters = self._sink.counters
+        if self._disk is not None:
+            with self._disk.sending() as mine:
+                if not mine:
+                    return "retry", None
+                item = self._disk.oldest()
+                if item is None:
+                    return "idle", None
+                path, payload, count = item
+                outcome, retry_after = self._post(payload)
+                if outcome == "retry":
+                    return outcome, retry_after
+                self._disk.remove(path)
+            counters.add("exported" if outcome == "ok" else "errors_lost", count)
+            if outcome == "ok":
+                counters.add("errors_resent", count)
+            return "sent", None
+        with self._spool_lock:
+            batch = [self._spool[i] for i in range(min(len(self._spool), 512))]
+        if not batch:
+            return "idle", None
+        if self._poster is not None:
+            outcome, retry_after = self._post(encode_logs(batch).SerializeToString())
+        else:
+            outcome, retry_after = ("ok" if self._send(batch) else "retry"), None
+        if outcome == "retry":
+            return outcome, retry_after
+        with self._spool_lock:
+            for _ in batch:
+                self._spool.popleft()
+        counters.add("exported" if outcome == "ok" else "errors_lost", len(batch))
+        if outcome == "ok":
+            counters.add("errors_resent", len(batch))
+        return "sent", None
 
     def spooled(self) -> int:
         with self._spool_lock:
@@ -144,7 +206,8 @@ class _CountingExporter(LogRecordExporter):
         self._inner.shutdown()  # type: ignore[no-untyped-call]
 
     def _retry_now(self) -> None:
-        """One last attempt at the spool on shutdown; what remains is counted lost."""
+        """One last attempt at the memory spool on shutdown; what remains is counted lost (a disk spool stays for
+        the next process)."""
         with self._spool_lock:
             batch = list(self._spool)
             self._spool.clear()
@@ -174,12 +237,16 @@ class OtlpSink:
         max_export_batch_size: int = 512,
         schedule_delay: float = 1.0,
         exporter: LogRecordExporter | None = None,
+        spool_dir: Path | None = None,
+        spool_max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.endpoint = endpoint
         self.counters = counters
         self._settings = (token, service_name, sdk_version, timeout, max_queue_size, max_export_batch_size)
         self._schedule_delay = schedule_delay
         self._custom_exporter = exporter
+        self._spool_dir = spool_dir
+        self._spool_max_bytes = spool_max_bytes
         self.max_queue_size = max_queue_size
         self._soft_cap = max(1, int(max_queue_size * (1 - ERROR_RESERVE)))
         self._lock = threading.Lock()
@@ -198,8 +265,16 @@ class OtlpSink:
             timeout=timeout,
             compression=Compression.Gzip,
         )
+        # Spool retries go straight over OTLP/HTTP (to read Retry-After) unless the caller supplied the exporter.
+        poster = None if self._custom_exporter is not None else OtlpPoster(self.endpoint, token, timeout)
+        disk = None
+        if self._spool_dir is not None and poster is not None:
+            try:
+                disk = DiskSpool(self._spool_dir, self._spool_max_bytes, self.counters)
+            except OSError:
+                _log.warning("lipservice: spool directory %s is not usable; errors wait in memory", self._spool_dir)
         self._processor: LogRecordProcessor = BatchLogRecordProcessor(
-            _CountingExporter(exporter, self),
+            _CountingExporter(exporter, self, poster, disk),
             schedule_delay_millis=self._schedule_delay * 1000,
             max_export_batch_size=min(batch_size, max_queue_size),
             export_timeout_millis=timeout * 1000,

@@ -98,6 +98,8 @@ class AdaptiveLogging:
                 max_export_batch_size=config.export_batch_size,
                 schedule_delay=config.export_delay,
                 exporter=exporter,
+                spool_dir=config.spool_dir,
+                spool_max_bytes=config.spool_max_bytes,
             )
         # Every line is counted here; per pattern and minute only when there is a LipService to report to.
         self.tally = StatsAggregator(
@@ -425,12 +427,16 @@ def configure_adaptive_logging(
     exit_timeout: float = 3.0,
     seed: int | None = None,
     exporter: LogRecordExporter | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int = 64 * 1024 * 1024,
 ) -> AdaptiveLogging:
     """Start adaptive sampling for this process, replacing any earlier configuration.
 
     Offline (no lipservice_url, no posthog_token): `policy` decides and kept lines go on to the logger's own
     handlers. With lipservice_url the policy is fetched (cached on disk) and stats are posted; with posthog_token
-    kept lines are also sent to PostHog over OTLP. Raises ValueError only for invalid arguments.
+    kept lines are also sent to PostHog over OTLP; errors PostHog does not take wait in memory, or in `spool_dir`
+    (at most `spool_max_bytes`) where the next process with the same directory sends them if this one cannot.
+    Raises ValueError only for invalid arguments.
     """
     global _active
     config = AdaptiveConfig(
@@ -452,6 +458,8 @@ def configure_adaptive_logging(
         max_pending_stats=max_pending_stats,
         exit_timeout=exit_timeout,
         seed=seed,
+        spool_dir=Path(os.fspath(spool_dir)) if spool_dir is not None else None,
+        spool_max_bytes=spool_max_bytes,
     )
     with _configure_lock:
         previous = _active

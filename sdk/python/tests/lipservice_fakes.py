@@ -150,12 +150,16 @@ class OtlpServer(_Server):
         self.rejected = 0
         self.unavailable_until = 0.0  # time.monotonic() before which every export is answered 503
         self.unavailable_answers = 0
+        self.retry_after = "1"  # the Retry-After of those 503 answers
+        self.post_times: list[float] = []  # time.monotonic() of every export's arrival
 
     def respond(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         if method != "POST" or path != "/i/v1/logs":
             return 404, {}, b""
+        with self.lock:
+            self.post_times.append(time.monotonic())
         if headers.get("authorization") != f"Bearer {self.token}":
             with self.lock:
                 self.rejected += 1
@@ -163,7 +167,7 @@ class OtlpServer(_Server):
         with self.lock:
             if time.monotonic() < self.unavailable_until:
                 self.unavailable_answers += 1
-                return 503, {"Retry-After": "1"}, b""
+                return 503, {"Retry-After": self.retry_after}, b""
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         request = ExportLogsServiceRequest.FromString(body)
