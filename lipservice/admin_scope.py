@@ -29,7 +29,7 @@ def team_path(model: type[models.Model]) -> str | None:
     found: str | None = None
     for field in model._meta.get_fields():
         related = field.related_model
-        required = field.many_to_one and field.concrete and not getattr(field, "null", True)
+        required = (field.many_to_one or field.one_to_one) and field.concrete and not getattr(field, "null", True)
         if required and isinstance(related, type) and related is not model:
             parent = team_path(related)
             if parent is not None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from lipservice.admin_scope import TeamScopedAdmin
 from posthog_app.models import Onboarding, PostHogConnection
 
 
 @admin.register(PostHogConnection)
-class PostHogConnectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PostHogConnectionAdmin(TeamScopedAdmin):
     list_display = ["team", "region", "issuer", "status", "expires_at", "refreshed_at", "connected_at"]
     list_filter = ["status", "region"]
     readonly_fields = (
@@ -33,7 +34,7 @@ class PostHogConnectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Onboarding)
-class OnboardingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OnboardingAdmin(TeamScopedAdmin):
     list_display = ["team", "stage", "connect_started_at", "first_policy_at", "seconds_to_first_policy"]
     list_filter = ["stage"]
     readonly_fields = ["team", "stage", "connect_started_at", "first_policy_at", "steps", "progress", "error"]

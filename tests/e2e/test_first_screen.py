@@ -23,8 +23,12 @@ MONEY = re.compile(r"-?\$[\d,]+(?:\.\d+)?")
 
 
 @pytest.fixture
-def demo_session(chromium: Any, live_server: Any, transactional_db: None, tmp_path: Path) -> Iterator[Session]:
-    # Two weeks instead of four keep the test short; the scan, the replay and the incident are the same.
+def demo_session(
+    chromium: Any, live_server: Any, transactional_db: None, tmp_path: Path, settings: Any
+) -> Iterator[Session]:
+    # Two weeks instead of four keep the test short; the scan, the replay and the incident are the same. The demo's
+    # files live in a temporary folder, which the operator's file-source roots must name.
+    settings.LIPSERVICE_FILE_SOURCE_ROOTS = [str(tmp_path)]
     call_command("load_demo", "--days", "14", "--directory", str(tmp_path), stdout=StringIO())
     user = User.objects.create_user("viewer", password="first-screen-password")
     team_member_add(team=Team.objects.get(name="demo"), user=user, role=TeamMembership.Role.MEMBER)

@@ -54,7 +54,10 @@ def _tenant(name: str) -> Tenant:
         links: dict[str, Any] = {
             f.name: parents[f.name]
             for f in model._meta.get_fields()
-            if f.many_to_one and f.concrete and f.name in parents and f.related_model is type(parents[f.name])
+            if (f.many_to_one or f.one_to_one)
+            and f.concrete
+            and f.name in parents
+            and f.related_model is type(parents[f.name])
         }
         extra: dict[str, Any] = {"document": {}} if model is PolicyVersion else {}
         rows[model] = baker.make(model._meta.label, **links, **extra)

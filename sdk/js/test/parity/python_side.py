@@ -26,6 +26,7 @@ from lipservice_sdk.signature import signature_of_key, template_key  # noqa: E40
 
 from patterns.demo import DEMO_SERVICES, generate  # noqa: E402
 from patterns.engine.miner import Miner  # noqa: E402
+from policies.engine.checker import is_catch_all  # noqa: E402
 
 LOGHUB = Path("/work/shared/datasets/loghub_2k")
 SEED = 20261206
@@ -97,7 +98,9 @@ def policy(keys: list[str]) -> dict[str, Any]:
     miner = Miner()
     miner.ingest(keys)
     patterns = []
-    for n, pattern in enumerate(miner.patterns()):
+    # A machine-written policy carries no catch-all template (the checker refuses one), so neither does this one.
+    mined = [pattern for pattern in miner.patterns() if not is_catch_all(pattern.template)]
+    for n, pattern in enumerate(mined):
         rate = [0.0, 0.05, 0.1, 0.25, 0.5, 1.0][_unit(pattern.id) % 6]
         # Every third pattern is left to template matching alone.
         signatures = [] if n % 3 == 0 else sorted(pattern.signatures)
