@@ -109,18 +109,26 @@ class TeamAdmin(TeamScopedAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TeamScopedAdmin):
-    list_display = ["name", "team", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["team", "revoked_at"]
+    list_display = ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["team", "scope", "revoked_at"]
     search_fields = ["name", "prefix", "team__name"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at", "created_by"]
-    fields = ["team", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    fields = ["team", "name", "scope", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A key's scope is chosen when it is made: widening a key that apps already hold would hand every copy of
+        # it the management API. A different scope is a new key.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "scope" not in fields:
+            fields.append("scope")
+        return fields
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, raw = api_key_create(team=obj.team, name=obj.name, created_by=request.user)
+        key, raw = api_key_create(team=obj.team, name=obj.name, scope=obj.scope, created_by=request.user)
         obj.pk = key.pk
         obj.refresh_from_db()
         messages.warning(request, f"New API key (shown once, copy it now): {raw}")

@@ -156,6 +156,35 @@ def test_an_api_key_cannot_be_moved_to_another_team(tenants: Any) -> None:
     assert key.name == "moved" and key.team_id == team_b.team.pk
 
 
+def test_a_team_admin_chooses_the_scope_of_a_new_key_and_it_works_as_chosen(tenants: Any) -> None:
+    team_a, _ = tenants
+    client = _client(_staff("alice", team_a.team, TeamMembership.Role.ADMIN, ("view", "change", "add")))
+    response = client.post(_url(ApiKey, "add"), {"team": team_a.team.pk, "name": "deployer", "scope": "management"})
+    assert response.status_code == 302
+    key = ApiKey.objects.get(team=team_a.team, name="deployer")
+    assert key.scope == ApiKey.Scope.MANAGEMENT
+    shown = [str(m) for m in response.wsgi_request._messages]  # type: ignore[attr-defined]
+    raw = next(m.split(": ", 1)[1] for m in shown if "shown once" in m)
+    assert raw.startswith(key.prefix)
+    # The key it showed is a management key for team A: it may read the team, which an sdk key may not.
+    assert Client().get("/api/v1/team", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+
+    # What the add form offers unless the admin picks otherwise: the app's scope.
+    assert client.get(_url(ApiKey, "add")).context_data["adminform"].form["scope"].initial == ApiKey.Scope.SDK
+
+
+def test_the_scope_of_an_existing_key_cannot_be_widened_in_the_admin(tenants: Any) -> None:
+    team_a, _ = tenants
+    key = team_a.rows[ApiKey]
+    key.scope = ApiKey.Scope.SDK
+    key.save(update_fields=["scope"])
+    client = _client(_staff("alice", team_a.team, TeamMembership.Role.ADMIN))
+    response = client.post(_url(ApiKey, "change", key.pk), {"name": "renamed", "scope": "management"})
+    key.refresh_from_db()
+    assert response.status_code == 302
+    assert key.name == "renamed" and key.scope == ApiKey.Scope.SDK
+
+
 def _membership_post(team: Team, user: Any) -> dict[str, Any]:
     prefix = "teammembership_set"
     return {

@@ -130,6 +130,7 @@ def _level(levelno: int) -> str:
 
 
 _ALWAYS = ("",)  # record_keys for a policy whose keep rules read the record's fixed fields
+_EXC_INFO = "exc_info"  # a record key that is always there; it counts only when it holds an exception
 
 
 def _record_keys(index: PatternIndex) -> tuple[str, ...]:
@@ -137,9 +138,11 @@ def _record_keys(index: PatternIndex) -> tuple[str, ...]:
     with none of these keys cannot match a rule, so its attributes are not looked at."""
     keys: set[str] = set()
     for name in index.keep_attributes:
-        if name in _CODE_KEYS or name.startswith("exception."):
+        if name in _CODE_KEYS:
             index.record_keys = _ALWAYS
             return _ALWAYS
+        if name.startswith("exception."):
+            keys.add(_EXC_INFO)  # set by logging.exception() and exc_info=...; an extra of that name counts too
         if name not in _RESERVED:
             keys.add(name)
             if name == "http.status_code":
@@ -186,7 +189,7 @@ def take(runtime: AdaptiveLogging, record: logging.LogRecord) -> bool:
                 attributes = RecordAttributes(record)
             else:
                 for key in keys:
-                    if key in values:
+                    if key in values and (key is not _EXC_INFO or values[key]):
                         attributes = RecordAttributes(record)
                         break
         decision = decider.decide_line(message, level, timestamp, trace_id, attributes, None, index)

@@ -156,11 +156,22 @@ def read_severity(text: object = None, number: object = None, default: str = "IN
     return from_text or from_number or default
 
 
+_READ_TEXTS: dict[tuple[str, str], str] = {}  # level texts are few; remembered so a line costs one lookup
+
+
 def normalize_severity(value: str | int | None, default: str = "INFO") -> str:
     """A level name in any known spelling, or an OTLP severity number, to one of SEVERITIES."""
     if isinstance(value, int) and not isinstance(value, bool):
         return read_severity(None, value, default)
-    return read_severity(value, None, default)
+    if type(value) is not str or len(value) > 64:
+        return read_severity(value, None, default)
+    found = _READ_TEXTS.get((value, default))
+    if found is None:
+        found = read_severity(value, None, default)
+        if len(_READ_TEXTS) >= 4096:  # a stream of made-up level texts only bounds the memo
+            _READ_TEXTS.clear()
+        _READ_TEXTS[(value, default)] = found
+    return found
 
 
 def is_error(text: object = None, number: object = None) -> bool:

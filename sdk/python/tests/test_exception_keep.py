@@ -40,6 +40,7 @@ def test_stdlib_lines_with_exc_info_are_kept_until_the_rule_is_removed(
     except KeyError:
         logger.warning("retrying order %d", 7, exc_info=True)
     logger.info("plain line %d", 8)
+    logger.info("exc_info asked for outside an except block %d", 9, exc_info=True)  # carries no exception
     logger.info("otel line", extra={"exception.message": "upstream reset"})
     kept = [r.getMessage() for r in app.records]
     assert kept == ([] if removed else ["retrying order 7", "otel line"])
