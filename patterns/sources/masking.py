@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lipservice_sdk.signature import MASKING_RULES, MAX_MESSAGE_CHARS, MaskingRule, template_key
 
@@ -52,29 +52,30 @@ def rule_issues(rules: Sequence[MaskingRule] = MASKING_RULES) -> list[RuleIssue]
     return issues
 
 
+def _key_expression(
+    column: str, rules: Sequence[MaskingRule], prefix: str, slot: Callable[[str], str]
+) -> tuple[str, dict[str, str | int]]:
+    """The rule chain as nested `replaceRegexpAll` calls; `slot(name)` writes a query parameter's placeholder, so
+    patterns travel as values, never as SQL text."""
+    expression = f"substringUTF8({column}, 1, {slot(f'{prefix}_max_chars')})"
+    values: dict[str, str | int] = {f"{prefix}_max_chars": MAX_MESSAGE_CHARS}
+    for index, rule in enumerate(rules):
+        pattern_name, replacement_name = f"{prefix}_re_{index}", f"{prefix}_to_{index}"
+        expression = f"replaceRegexpAll({expression}, {slot(pattern_name)}, {slot(replacement_name)})"
+        values[pattern_name] = rule.pattern
+        values[replacement_name] = clickhouse_replacement(rule.placeholder)
+    return expression, values
+
+
 def clickhouse_key_expression(
     *, column: str, rules: Sequence[MaskingRule] = MASKING_RULES, prefix: str = "mask"
 ) -> tuple[str, dict[str, str | int]]:
-    """A `replaceRegexpAll` chain with clickhouse-driver `%(name)s` params: patterns travel as values, not SQL text."""
-    expression = f"substringUTF8({column}, 1, %({prefix}_max_chars)s)"
-    params: dict[str, str | int] = {f"{prefix}_max_chars": MAX_MESSAGE_CHARS}
-    for index, rule in enumerate(rules):
-        pattern_name, replacement_name = f"{prefix}_re_{index}", f"{prefix}_to_{index}"
-        expression = f"replaceRegexpAll({expression}, %({pattern_name})s, %({replacement_name})s)"
-        params[pattern_name] = rule.pattern
-        params[replacement_name] = clickhouse_replacement(rule.placeholder)
-    return expression, params
+    """The chain with clickhouse-driver `%(name)s` params."""
+    return _key_expression(column, rules, prefix, lambda name: f"%({name})s")
 
 
 def hogql_key_expression(
     *, column: str, rules: Sequence[MaskingRule] = MASKING_RULES, prefix: str = "mask"
 ) -> tuple[str, dict[str, str | int]]:
     """The same chain for HogQL, with `{name}` placeholders filled from the query's `values`."""
-    expression = f"substringUTF8({column}, 1, {{{prefix}_max_chars}})"
-    values: dict[str, str | int] = {f"{prefix}_max_chars": MAX_MESSAGE_CHARS}
-    for index, rule in enumerate(rules):
-        pattern_name, replacement_name = f"{prefix}_re_{index}", f"{prefix}_to_{index}"
-        expression = f"replaceRegexpAll({expression}, {{{pattern_name}}}, {{{replacement_name}}})"
-        values[pattern_name] = rule.pattern
-        values[replacement_name] = clickhouse_replacement(rule.placeholder)
-    return expression, values
+    return _key_expression(column, rules, prefix, lambda name: "{" + name + "}")
