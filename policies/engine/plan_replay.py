@@ -35,9 +35,10 @@ def plan_and_replay(
     seed: int = 0,
     rule_config: RuleConfig | None = None,
     on_decision: Callable[[ReplayLine, Decision], object] | None = None,
+    on_round: Callable[[int], object] | None = None,
 ) -> PlanOutcome:
     """Mine the records, write the rule-based policy for the target, and replay the same records through it
-    (`on_decision` sees each replayed line, e.g. for progress).
+    (`on_decision` sees each replayed line and `on_round` each replay's number from 1, e.g. for progress).
 
     The anomaly boost keeps lines the rates did not plan for, and sampling draws fall short of or above their
     expectation; when the replay misses the target, the policy is written again with the excess set aside from the
@@ -49,7 +50,9 @@ def plan_and_replay(
     wanted = reduction_for(target, total_bytes=total)
     reserve = 0.0
     outcome: PlanOutcome | None = None
-    for _ in range(PLAN_ROUNDS):
+    for round_number in range(1, PLAN_ROUNDS + 1):
+        if on_round is not None:
+            on_round(round_number)
         policy = generate_rule_policy(service=service, stats=stats, target=target, config=config, reserve_bytes=reserve)
         decisions: list[Decision] = []
 

@@ -13,6 +13,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from lipservice_sdk.severity import ALWAYS_KEPT, normalize_severity
 
+from policies.engine.plan_replay import plan_and_replay
+from policies.engine.pricing import flat_pricing
+from policies.engine.records import records_from_file
+from policies.engine.rules import ReductionTarget
 from tests.conftest import service_unavailable
 from tests.patterns.engine.loghub import DATASETS
 
@@ -223,3 +227,29 @@ def test_the_generator_meets_its_target_with_anomaly_boosts_on_replay(tmp_path: 
     assert report["kept_by"]["anomaly_boost"]["lines"] == report["lines_kept_boosted"]
     assert report["target"]["met"] is True, report["target"]
     assert report["reduction_bytes"] >= 0.8 - 0.005
+
+
+def test_each_replay_round_reports_every_line_once(tmp_path: Path) -> None:
+    # The burst makes the first replay miss (the boost keeps what the rates did not plan for), so the plan is written
+    # again: progress restarts with each round instead of counting past the number of lines.
+    lines = []
+    for minute in range(40):
+        per_minute = 1000 if 30 <= minute < 34 else 100
+        lines += [
+            f"2026-11-23 10:{minute:02d}:{i * 60 // per_minute:02d} INFO served request {i} in {i % 50} ms"
+            for i in range(per_minute)
+        ]
+    records = records_from_file(_write(tmp_path / "burst.log", lines), log_format="<Date> <Time> <Level> <Content>")
+    per_round: list[int] = []
+    outcome = plan_and_replay(
+        records=records,
+        service="burst",
+        target=ReductionTarget(0.8),
+        window_seconds=0,
+        pricing=flat_pricing(0.5),
+        on_round=lambda number: per_round.append(0),
+        on_decision=lambda _record, _decision: per_round.__setitem__(-1, per_round[-1] + 1),
+    )
+    assert len(per_round) >= 2, "the burst should need a second plan"
+    assert per_round == [len(records)] * len(per_round)
+    assert len(outcome.decisions) == len(records)

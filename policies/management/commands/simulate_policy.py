@@ -66,6 +66,7 @@ class Command(BaseCommand):
                 pricing=pricing,
                 seed=options["seed"],
                 on_decision=lambda _record, _decision: bar.update(),
+                on_round=lambda number: _next_round(bar, number),
             )
         if options["decisions"]:
             self._write_decisions(Path(options["decisions"]), outcome, [r.line_id for r in records])
@@ -81,6 +82,13 @@ class Command(BaseCommand):
             writer.writerow(["LineId", "Kept", "Rate", "PatternId"])
             for line_id, decision in zip(line_ids, outcome.decisions, strict=True):
                 writer.writerow([line_id, int(decision.keep), f"{decision.rate:g}", decision.pattern_id])
+
+
+def _next_round(bar: tqdm[Any], number: int) -> None:
+    """A replay that missed the target is planned and replayed again: the bar counts each replay from zero."""
+    if number > 1:
+        bar.reset()
+        bar.set_description(f"replaying again (round {number}: the last replay missed the target)")
 
 
 def _text_report(outcome: PlanOutcome, target: float) -> str:
