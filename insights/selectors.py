@@ -25,6 +25,7 @@ from lipservice.models import Team
 from patterns.selectors import (
     KEPT_ONLY_SOURCES,
     WINDOW_HAS_SDK,
+    delivery_losses,
     pattern_windows_in_range,
     patterns_of_service,
     service_list,
@@ -657,6 +658,7 @@ def service_proof(*, service: Service, until: datetime | None = None) -> dict[st
         p.pk for p in patterns_of_service(service=service) if p.error_count and pattern_dominant_severity(p) == "ERROR"
     ]
     errors = windows.filter(pattern_id__in=error_patterns).aggregate(seen=Sum("sdk_seen"), kept=Sum("sdk_kept"))
+    losses = delivery_losses(service=service, start=since, stop=until)
     per_pattern = windows.values("pattern_id").annotate(kept=Sum("sdk_kept"))
     predicted = check.predicted_reduction
     band = predicted * check.tolerance if predicted is not None else None
@@ -675,6 +677,11 @@ def service_proof(*, service: Service, until: datetime | None = None) -> dict[st
         "bytes_kept": check.bytes_kept,
         "errors_seen": errors["seen"] or 0,
         "errors_kept": errors["kept"] or 0,
+        # Kept is what the policy kept; what of it never reached PostHog, as the SDKs counted and reported it.
+        "errors_lost": losses["errors_lost"] + losses["shed_errors"],
+        "lines_shed": losses["shed"] + losses["shed_errors"],
+        "lines_lost": losses["export_failed"],
+        "spool_files_corrupt": losses["spool_corrupt"],
         "patterns_reported": len(per_pattern),
         "patterns_kept": sum(1 for row in per_pattern if row["kept"]),
     }

@@ -139,6 +139,18 @@ class ProofSerializer(serializers.Serializer[Any]):
         help_text="Lines of error patterns the SDK saw since the policy took effect."
     )
     errors_kept = serializers.IntegerField()
+    errors_lost = serializers.IntegerField(
+        help_text="Kept ERROR/FATAL lines that never reached PostHog since the policy took effect, as the SDKs "
+        "reported them: given up on after retries (spool full, refused for good, left at exit) or shed by a full "
+        "export queue."
+    )
+    lines_shed = serializers.IntegerField(
+        help_text="Kept lines of any severity the SDKs shed because their export queue was full (errors included)."
+    )
+    lines_lost = serializers.IntegerField(help_text="Kept lines below ERROR whose export failed after its retries.")
+    spool_files_corrupt = serializers.IntegerField(
+        help_text="Spool files of undelivered errors the SDKs found damaged and discarded."
+    )
     patterns_reported = serializers.IntegerField()
     patterns_kept = serializers.IntegerField(help_text="Patterns with at least one kept line.")
 

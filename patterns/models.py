@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from lipservice.models import Team
 
@@ -127,6 +128,13 @@ class AnalysisRun(models.Model):
         return None
 
 
+# The delivery losses a stats batch carries (the SDK's counter names) and the condition that it carries any.
+DELIVERY_LOSS_FIELDS = ("errors_lost", "shed_errors", "export_failed", "shed", "spool_corrupt")
+ANY_DELIVERY_LOSS = (
+    Q(errors_lost__gt=0) | Q(shed_errors__gt=0) | Q(export_failed__gt=0) | Q(shed__gt=0) | Q(spool_corrupt__gt=0)
+)
+
+
 class StatsBatch(models.Model):
     """One SDK stats batch, recorded so that a retried batch is counted once."""
 
@@ -135,10 +143,24 @@ class StatsBatch(models.Model):
     entries = models.PositiveIntegerField(default=0)
     sdk = models.CharField(max_length=100, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # Delivery losses the SDK counted since its previous batch, under its counter names (0 from SDKs that predate them).
+    errors_lost = models.BigIntegerField(default=0, help_text="Kept ERROR/FATAL lines that could not be delivered.")
+    shed_errors = models.BigIntegerField(default=0, help_text="Kept ERROR/FATAL lines refused by a full export queue.")
+    export_failed = models.BigIntegerField(default=0, help_text="Kept lines below ERROR whose export failed.")
+    shed = models.BigIntegerField(default=0, help_text="Kept lines below ERROR refused by a full export queue.")
+    spool_corrupt = models.BigIntegerField(default=0, help_text="Spool files of undelivered errors found damaged.")
 
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["service", "batch_id"], name="unique_stats_batch")]
+        # Most batches lose nothing: only those that did are indexed, for the sums since a policy took effect.
+        indexes = [
+            models.Index(
+                fields=["service", "received_at"],
+                name="stats_batch_losses",
+                condition=ANY_DELIVERY_LOSS,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.batch_id} ({self.entries} entries)"

@@ -9,7 +9,15 @@ from django.db.models import Q, QuerySet, Sum
 
 from lipservice.errors import NotFound
 from lipservice.models import Team
-from patterns.models import AnalysisRun, Pattern, PatternWindow, Service
+from patterns.models import (
+    ANY_DELIVERY_LOSS,
+    DELIVERY_LOSS_FIELDS,
+    AnalysisRun,
+    Pattern,
+    PatternWindow,
+    Service,
+    StatsBatch,
+)
 
 # Sources that read what already reached PostHog: they saw only kept lines, which are re-weighted by 1/rate.
 KEPT_ONLY_SOURCES = frozenset({Service.SourceKind.POSTHOG, Service.SourceKind.CLICKHOUSE})
@@ -83,6 +91,15 @@ def pattern_windows_in_range(
     if services is not None:
         windows = windows.filter(service__in=services)
     return windows
+
+
+def delivery_losses(*, service: Service, start: datetime, stop: datetime | None = None) -> dict[str, int]:
+    """The delivery losses a service's SDKs reported in batches received in [start, stop), summed per counter."""
+    batches = StatsBatch.objects.filter(ANY_DELIVERY_LOSS, service=service, received_at__gte=start)
+    if stop is not None:
+        batches = batches.filter(received_at__lt=stop)
+    sums = batches.aggregate(**{name: Sum(name) for name in DELIVERY_LOSS_FIELDS})
+    return {name: int(sums[name] or 0) for name in DELIVERY_LOSS_FIELDS}
 
 
 def service_total_bytes(*, service: Service) -> int:

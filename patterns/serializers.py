@@ -67,11 +67,31 @@ class SdkInfoSerializer(serializers.Serializer):  # type: ignore[type-arg]
     version = serializers.CharField(max_length=40, required=False, default="")
 
 
+class DeliveryLossesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Kept lines the SDK could not deliver to PostHog since its previous batch, under the SDK's counter names."""
+
+    errors_lost = _figure(
+        default=0,
+        help_text="Kept ERROR/FATAL lines given up on: the spool was full, PostHog refused them for good, or they "
+        "were still waiting when the process stopped.",
+    )
+    shed_errors = _figure(default=0, help_text="Kept ERROR/FATAL lines refused because the export queue was full.")
+    export_failed = _figure(default=0, help_text="Kept lines below ERROR whose export failed after its retries.")
+    shed = _figure(default=0, help_text="Kept lines below ERROR refused because the export queue was full.")
+    spool_corrupt = _figure(
+        default=0, help_text="Spool files of undelivered errors found damaged and discarded (their errors are lost)."
+    )
+
+
 class StatsBatchInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     batch_id = serializers.CharField(max_length=64, help_text="Unique per batch; a retried batch is counted once.")
     service = serializers.CharField(max_length=200)
     sdk = SdkInfoSerializer(required=False)
     stats = StatsEntrySerializer(many=True, max_length=MAX_STATS_ENTRIES, allow_empty=True)  # type: ignore[call-arg]
+    losses = DeliveryLossesSerializer(
+        required=False,
+        help_text="Delivery losses counted since the previous batch; each missing figure is 0 (older SDKs send none).",
+    )
 
 
 class StatsBatchOutputSerializer(serializers.Serializer):  # type: ignore[type-arg]

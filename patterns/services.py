@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,17 @@ class StatsEntry:
 
 
 @dataclass(frozen=True)
+class DeliveryLosses:
+    """What an SDK counted as not delivered to PostHog since its previous batch, under its counter names."""
+
+    errors_lost: int = 0
+    shed_errors: int = 0
+    export_failed: int = 0
+    shed: int = 0
+    spool_corrupt: int = 0
+
+
+@dataclass(frozen=True)
 class StatsIngestResult:
     accepted: int
     duplicate: bool
@@ -62,12 +73,19 @@ def _bucket(moment: datetime, seconds: int) -> datetime:
 
 
 def pattern_stats_ingest(
-    *, service: Service, batch_id: str, entries: list[StatsEntry], sdk: str = ""
+    *,
+    service: Service,
+    batch_id: str,
+    entries: list[StatsEntry],
+    sdk: str = "",
+    losses: DeliveryLosses | None = None,
 ) -> StatsIngestResult:
-    """Add one SDK batch of per-pattern seen/kept counts to the hourly windows, once per batch id."""
+    """Add one SDK batch of per-pattern seen/kept counts to the hourly windows and record its delivery losses, once
+    per batch id."""
+    losses = losses or DeliveryLosses()
     for attempt in range(3):
         try:
-            return _stats_ingest(service=service, batch_id=batch_id, entries=entries, sdk=sdk)
+            return _stats_ingest(service=service, batch_id=batch_id, entries=entries, sdk=sdk, losses=losses)
         except IntegrityError:
             # A concurrent batch created one of the same placeholder patterns first; this attempt rolled back.
             if attempt == 2:
@@ -80,10 +98,14 @@ def pattern_stats_ingest(
 
 
 @transaction.atomic
-def _stats_ingest(*, service: Service, batch_id: str, entries: list[StatsEntry], sdk: str) -> StatsIngestResult:
+def _stats_ingest(
+    *, service: Service, batch_id: str, entries: list[StatsEntry], sdk: str, losses: DeliveryLosses
+) -> StatsIngestResult:
     try:
         with transaction.atomic():
-            StatsBatch.objects.create(service=service, batch_id=batch_id, entries=len(entries), sdk=sdk[:100])
+            StatsBatch.objects.create(
+                service=service, batch_id=batch_id, entries=len(entries), sdk=sdk[:100], **asdict(losses)
+            )
     except IntegrityError:
         STATS_INGESTED.labels("duplicate").inc(len(entries))
         return StatsIngestResult(accepted=0, duplicate=True)

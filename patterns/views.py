@@ -24,7 +24,7 @@ from patterns.serializers import (
     StatsBatchInputSerializer,
     StatsBatchOutputSerializer,
 )
-from patterns.services import StatsEntry, pattern_stats_ingest
+from patterns.services import DeliveryLosses, StatsEntry, pattern_stats_ingest
 from patterns.tasks import analyze_lines, analyze_window
 
 
@@ -58,7 +58,7 @@ class StatsIngestView(APIView):
     sdk_methods = ("POST",)
 
     @extend_schema(
-        summary="SDK per-pattern counts (seen, kept, bytes per minute); idempotent by batch_id",
+        summary="SDK per-pattern counts (seen, kept, bytes per minute) and delivery losses; idempotent by batch_id",
         request=StatsBatchInputSerializer,
         responses={202: StatsBatchOutputSerializer, 413: OpenApiResponse(description="Batch too large")},
     )
@@ -79,6 +79,7 @@ class StatsIngestView(APIView):
             batch_id=data["batch_id"],
             entries=[StatsEntry(**entry) for entry in data["stats"]],
             sdk=f"{sdk.get('name', '')} {sdk.get('version', '')}".strip(),
+            losses=DeliveryLosses(**data.get("losses", {})),
         )
         body = StatsBatchOutputSerializer({"accepted": result.accepted, "duplicate": result.duplicate}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from lipservice_sdk.stats import LOSS_COUNTERS
 from model_bakery import baker
 from rest_framework.test import APIClient
 
 from insights.services.anomalies import DetectedAnomaly, anomalies_record
 from lipservice.models import Team
-from patterns.models import Service
+from patterns.models import Service, StatsBatch
 from policies.models import PolicyVersion
 from tests.insights.conftest import add_window, make_pattern
 
@@ -190,3 +192,47 @@ def test_the_settings_default_table_applies_to_teams_without_their_own(
         {"up_to_gb": 50.0, "price_per_gb": 0.0},
         {"up_to_gb": None, "price_per_gb": 0.35},
     ]
+
+
+def _post_losses(client: APIClient, service: str, losses: dict[str, int]) -> None:
+    body = {"batch_id": str(uuid.uuid4()), "service": service, "stats": [], "losses": losses}
+    assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 202
+
+
+@pytest.mark.django_db
+def test_the_proof_says_how_many_kept_errors_were_lost_in_delivery_and_lines_shed(
+    client: APIClient, team: Team
+) -> None:
+    _usage(team)
+    checkout = Service.objects.get(team=team, name="checkout")
+    policy = PolicyVersion.objects.get(service=checkout)
+    quiet = client.get("/api/v1/insights/checkout").json()["proof"]
+    assert [quiet[name] for name in ("errors_lost", "lines_shed", "lines_lost", "spool_files_corrupt")] == [0, 0, 0, 0]
+
+    _post_losses(client, "checkout", {"errors_lost": 4, "shed_errors": 1, "export_failed": 30, "shed": 100})
+    _post_losses(client, "checkout", {"errors_lost": 2, "spool_corrupt": 1})
+    _post_losses(client, "checkout", {"errors_lost": 50, "shed": 50})
+    # That last batch arrived before the policy took effect: the proof covers the policy's time only.
+    assert policy.published_at is not None
+    StatsBatch.objects.filter(service=checkout, errors_lost=50).update(
+        received_at=policy.published_at - timedelta(minutes=1)
+    )
+    _post_losses(client, "search", {"errors_lost": 9})
+
+    proof = client.get("/api/v1/insights/checkout").json()["proof"]
+    assert proof["errors_seen"] == proof["errors_kept"] > 0  # the policy kept every error it saw
+    assert proof["errors_lost"] == 4 + 1 + 2  # ... and 7 of them never reached PostHog
+    assert (proof["lines_shed"], proof["lines_lost"], proof["spool_files_corrupt"]) == (101, 30, 1)
+    rows = {row["service"]: row for row in client.get("/api/v1/insights").json()["proof"]}
+    assert (rows["checkout"]["errors_lost"], rows["search"]["errors_lost"]) == (7, 9)
+
+
+@pytest.mark.django_db
+def test_the_schema_describes_delivery_losses(anon: APIClient) -> None:
+    schemas = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+    proof = schemas["Proof"]
+    assert {"errors_lost", "lines_shed", "lines_lost", "spool_files_corrupt"} <= set(proof["required"])
+    assert "never reached PostHog" in proof["properties"]["errors_lost"]["description"]
+    losses = schemas["DeliveryLossesRequest"]["properties"]
+    assert set(losses) == set(LOSS_COUNTERS)
+    assert all(field["minimum"] == 0 and field["maximum"] == 10**12 for field in losses.values())

@@ -18,12 +18,13 @@ from django.db.models import Sum
 from lipservice_sdk.decision import PatternIndex, trace_unit
 from lipservice_sdk.policy import policy_from_dict
 from lipservice_sdk.signature import signature
+from lipservice_sdk.stats import LOSS_COUNTERS
 
 from lipservice.models import Team
 from lipservice.services import api_key_create
 from patterns.analysis import analysis_execute_records, analysis_run_create
 from patterns.demo import generate
-from patterns.models import PatternWindow, Service
+from patterns.models import PatternWindow, Service, StatsBatch
 from patterns.sources import SourceRecord
 from policies.services import policy_propose, policy_publish
 
@@ -157,3 +158,9 @@ def test_js_sdk_against_live_server_and_otlp_receiver(
     assert windows["kept"] == stats["kept"] + stats["context_flushed"]
     assert len(received) == stats["exported"]
     assert stats["exported"] + stats["export_failed"] == windows["kept"]
+    # What did not reach PostHog was reported with the stats, once, under the Python SDK's names.
+    stored = StatsBatch.objects.filter(service=service).aggregate(**{name: Sum(name) for name in LOSS_COUNTERS})
+    assert {name: value or 0 for name, value in stored.items()} == {
+        "errors_lost": stats["spool_dropped"], "shed_errors": stats["shed_errors"],
+        "export_failed": stats["export_failed"], "shed": stats["shed"], "spool_corrupt": 0,
+    }  # fmt: skip

@@ -12,17 +12,19 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 from lipservice_sdk import configure_adaptive_logging
+from lipservice_sdk.stats import LOSS_COUNTERS
 
+from insights.selectors import service_proof
 from lipservice.models import Team
 from lipservice.services import api_key_create
 from patterns.analysis import analysis_execute_records, analysis_run_create
 from patterns.demo import generate
-from patterns.models import Pattern, PatternWindow, Service
+from patterns.models import Pattern, PatternWindow, Service, StatsBatch
 from patterns.sources import SourceRecord
 from policies.engine.pricing import flat_pricing
 from policies.engine.simulator import ReplayLine, simulate
 from policies.models import PolicyVersion
-from policies.services import policy_propose
+from policies.services import policy_propose, policy_publish
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sdk" / "python" / "tests"))
 from lipservice_fakes import OtlpServer, running, wait_until
@@ -142,3 +144,68 @@ def test_sdk_fetches_the_policy_reports_counts_and_matches_the_simulation(
     print(f"\nsimulated byte reduction {predicted:.4f}, measured by the SDK {measured:.4f}")
     assert measured > 0.3
     assert abs(measured - predicted) <= 0.05 * predicted
+
+
+class RefusingOtlpServer(OtlpServer):
+    """PostHog's endpoint refusing every export for good (400); with `hang`, each answer waits for `release`."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token=token)
+        self.refused = 0
+
+    def respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            self.refused += 1
+        return 400, {}, b""
+
+
+def test_what_the_sdk_could_not_deliver_is_counted_once_at_the_server_and_shown_in_the_proof(
+    live_server: Any, transactional_db: None, tmp_path: Path
+) -> None:
+    team = Team.objects.create(name="lossy")
+    service = Service.objects.create(team=team, name="checkout-loss")
+    policy_publish(
+        service=service,
+        document={"service": "checkout-loss", "severity_rates": {"INFO": 1.0}, "anomaly_boost": {"enabled": False}},
+        actor="test",
+    )
+    _, key = api_key_create(team=team, name="sdk")
+    logger = logging.getLogger("lossy.checkout")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    with running(RefusingOtlpServer(token="phc_lossy")) as otlp:
+        otlp.hang = True
+        handle = configure_adaptive_logging(
+            "checkout-loss", lipservice_url=live_server.url, api_key=key, posthog_token="phc_lossy",
+            posthog_host=otlp.url, logger=logger, cache_dir=tmp_path, stats_interval=0.3, max_queue_size=20,
+            export_delay=0.05, export_timeout=5.0,
+        )  # fmt: skip
+        try:
+            assert wait_until(lambda: handle.policy is not None and handle.policy.service == "checkout-loss", 15)
+            # PostHog holds the first export: the queue fills, and what comes after the errors is shed.
+            for i in range(5):
+                logger.error("payment %d declined", i)
+            for i in range(300):
+                logger.info("cart %d viewed", i)
+            otlp.release.set()
+            # Refused for good: the errors leave the spool as lost, the other lines of the refused exports failed.
+            assert wait_until(lambda: handle.stats()["errors_lost"] == 5, 30)
+        finally:
+            handle.shutdown(timeout=10)
+        assert otlp.refused > 0 and otlp.logs == []
+
+    stats = handle.stats()
+    assert stats["stats_pending_batches"] == 0 and stats["stats_dropped_entries"] == 0
+    assert (stats["errors_lost"], stats["shed_errors"], stats["spool_corrupt"]) == (5, 0, 0)
+    assert stats["shed"] > 200 and stats["export_failed"] > 0
+    assert stats["shed"] + stats["export_failed"] == 300
+    batches = StatsBatch.objects.filter(service=service)
+    stored = batches.aggregate(**{name: Sum(name) for name in LOSS_COUNTERS})
+    assert stored == {name: stats[name] for name in LOSS_COUNTERS}
+    assert batches.count() == stats["stats_batches_sent"]
+    proof = service_proof(service=service)
+    assert proof is not None
+    assert proof["errors_lost"] == 5  # kept by the policy, and none of them reached PostHog
+    assert (proof["lines_shed"], proof["lines_lost"]) == (stats["shed"], stats["export_failed"])

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from django.db.models import Sum
+from lipservice_sdk.stats import LOSS_COUNTERS
 from model_bakery import baker
 from rest_framework.test import APIClient
 
 from lipservice.models import Team
-from patterns.models import Pattern, PatternWindow, Service
+from patterns.models import DELIVERY_LOSS_FIELDS, Pattern, PatternWindow, Service, StatsBatch
+from patterns.serializers import DeliveryLossesSerializer
 from tests.conftest import require_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +226,74 @@ def test_new_placeholder_patterns_are_capped_per_hour_and_the_rest_folds_into_on
     again = batch([entry("sig:0000000000000001", f"{DAY}T05:00:00Z", 4, 1)])
     assert client.post("/api/v1/patterns/stats", again, format="json").status_code == 202
     assert Pattern.objects.get(service=service, pattern_id="sig:0000000000000001").windows.get().sdk_seen == 6
+
+
+LOSSES = {"errors_lost": 3, "shed_errors": 1, "export_failed": 40, "shed": 200, "spool_corrupt": 2}
+
+
+def _stored_losses(service: Service) -> dict[str, int]:
+    sums = StatsBatch.objects.filter(service=service).aggregate(**{name: Sum(name) for name in DELIVERY_LOSS_FIELDS})
+    return {name: sums[name] or 0 for name in DELIVERY_LOSS_FIELDS}
+
+
+def test_the_wire_the_model_and_the_sdk_name_the_same_losses() -> None:
+    assert tuple(DeliveryLossesSerializer().fields) == DELIVERY_LOSS_FIELDS == LOSS_COUNTERS
+
+
+def test_delivery_losses_are_stored_with_their_batch(client: APIClient, service: Service) -> None:
+    body = {**batch([entry("p_health", f"{DAY}T05:01:00Z", 10, 2)]), "losses": LOSSES}
+    response = client.post("/api/v1/patterns/stats", body, format="json")
+    assert response.status_code == 202, response.json()
+    assert _stored_losses(service) == LOSSES
+
+
+def test_a_batch_of_losses_alone_is_accepted(client: APIClient, service: Service) -> None:
+    response = client.post("/api/v1/patterns/stats", {**batch([]), "losses": {"errors_lost": 7}}, format="json")
+    assert response.status_code == 202 and response.json() == {"accepted": 0, "duplicate": False}
+    assert _stored_losses(service) == {**dict.fromkeys(DELIVERY_LOSS_FIELDS, 0), "errors_lost": 7}
+
+
+@pytest.mark.parametrize("body", [batch([]), {**batch([]), "losses": {}}], ids=["no losses", "empty losses"])
+def test_a_batch_without_losses_counts_none(client: APIClient, service: Service, body: dict[str, Any]) -> None:
+    body = {**body, "stats": [entry("p_health", f"{DAY}T05:01:00Z", 10, 2)]}
+    assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 202
+    assert StatsBatch.objects.filter(service=service).count() == 1
+    assert _stored_losses(service) == dict.fromkeys(DELIVERY_LOSS_FIELDS, 0)
+    assert PatternWindow.objects.get().sdk_seen == 10
+
+
+def test_a_resent_batch_counts_its_losses_once(client: APIClient, service: Service) -> None:
+    body = {**batch([entry("p_health", f"{DAY}T05:01:00Z", 10, 2)], batch_id="b-losses"), "losses": LOSSES}
+    for _ in range(3):
+        assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 202
+    other = {**batch([], batch_id="b-other"), "losses": {"shed": 5}}
+    assert client.post("/api/v1/patterns/stats", other, format="json").status_code == 202
+    assert _stored_losses(service) == {**LOSSES, "shed": LOSSES["shed"] + 5}
+
+
+@pytest.mark.parametrize("field", DELIVERY_LOSS_FIELDS)
+@pytest.mark.parametrize("value", [10**13, 10**12 + 1, -1, 2**63, 1.5, "many", True, None, [1]])
+def test_an_out_of_bounds_loss_is_a_400_naming_the_field(
+    client: APIClient, service: Service, field: str, value: Any
+) -> None:
+    body = {**batch([entry("p_health", f"{DAY}T05:01:00Z", 1, 1)]), "losses": {**LOSSES, field: value}}
+    response = client.post("/api/v1/patterns/stats", body, format="json")
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["message"].startswith(f"Invalid input. losses.{field}: ")
+    assert field in error["details"]["losses"]
+    assert not StatsBatch.objects.exists() and not PatternWindow.objects.exists()
+
+
+def test_the_largest_loss_figure_is_accepted(client: APIClient, service: Service) -> None:
+    body = {**batch([]), "losses": dict.fromkeys(DELIVERY_LOSS_FIELDS, 10**12)}
+    assert client.post("/api/v1/patterns/stats", body, format="json").status_code == 202
+    assert _stored_losses(service) == dict.fromkeys(DELIVERY_LOSS_FIELDS, 10**12)
+
+
+@pytest.mark.parametrize("losses", [None, [], "3", 3, {"errors_lost": {"n": 1}}])
+def test_losses_that_are_not_an_object_of_figures_are_a_400(client: APIClient, service: Service, losses: Any) -> None:
+    response = client.post("/api/v1/patterns/stats", {**batch([]), "losses": losses}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "losses" in response.json()["error"]["message"]
+    assert not StatsBatch.objects.exists()

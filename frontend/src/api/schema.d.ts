@@ -132,7 +132,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** SDK per-pattern counts (seen, kept, bytes per minute); idempotent by batch_id */
+        /** SDK per-pattern counts (seen, kept, bytes per minute) and delivery losses; idempotent by batch_id */
         post: operations["v1_patterns_stats_create"];
         delete?: never;
         options?: never;
@@ -513,6 +513,39 @@ export interface components {
              */
             bytes_without: number;
             forecast: boolean;
+        };
+        /** @description Kept lines the SDK could not deliver to PostHog since its previous batch, under the SDK's counter names. */
+        DeliveryLossesRequest: {
+            /**
+             * Format: int64
+             * @description Kept ERROR/FATAL lines given up on: the spool was full, PostHog refused them for good, or they were still waiting when the process stopped.
+             * @default 0
+             */
+            errors_lost: number;
+            /**
+             * Format: int64
+             * @description Kept ERROR/FATAL lines refused because the export queue was full.
+             * @default 0
+             */
+            shed_errors: number;
+            /**
+             * Format: int64
+             * @description Kept lines below ERROR whose export failed after its retries.
+             * @default 0
+             */
+            export_failed: number;
+            /**
+             * Format: int64
+             * @description Kept lines below ERROR refused because the export queue was full.
+             * @default 0
+             */
+            shed: number;
+            /**
+             * Format: int64
+             * @description Spool files of undelivered errors found damaged and discarded (their errors are lost).
+             * @default 0
+             */
+            spool_corrupt: number;
         };
         ErrorContext: {
             enabled: boolean;
@@ -969,6 +1002,14 @@ export interface components {
             /** @description Lines of error patterns the SDK saw since the policy took effect. */
             errors_seen: number;
             errors_kept: number;
+            /** @description Kept ERROR/FATAL lines that never reached PostHog since the policy took effect, as the SDKs reported them: given up on after retries (spool full, refused for good, left at exit) or shed by a full export queue. */
+            errors_lost: number;
+            /** @description Kept lines of any severity the SDKs shed because their export queue was full (errors included). */
+            lines_shed: number;
+            /** @description Kept lines below ERROR whose export failed after its retries. */
+            lines_lost: number;
+            /** @description Spool files of undelivered errors the SDKs found damaged and discarded. */
+            spool_files_corrupt: number;
             patterns_reported: number;
             /** @description Patterns with at least one kept line. */
             patterns_kept: number;
@@ -1111,6 +1152,14 @@ export interface components {
             /** @description Lines of error patterns the SDK saw since the policy took effect. */
             errors_seen: number;
             errors_kept: number;
+            /** @description Kept ERROR/FATAL lines that never reached PostHog since the policy took effect, as the SDKs reported them: given up on after retries (spool full, refused for good, left at exit) or shed by a full export queue. */
+            errors_lost: number;
+            /** @description Kept lines of any severity the SDKs shed because their export queue was full (errors included). */
+            lines_shed: number;
+            /** @description Kept lines below ERROR whose export failed after its retries. */
+            lines_lost: number;
+            /** @description Spool files of undelivered errors the SDKs found damaged and discarded. */
+            spool_files_corrupt: number;
             patterns_reported: number;
             /** @description Patterns with at least one kept line. */
             patterns_kept: number;
@@ -1257,6 +1306,8 @@ export interface components {
             service: string;
             sdk?: components["schemas"]["SdkInfoRequest"];
             stats: components["schemas"]["StatsEntryRequest"][];
+            /** @description Delivery losses counted since the previous batch; each missing figure is 0 (older SDKs send none). */
+            losses?: components["schemas"]["DeliveryLossesRequest"];
         };
         StatsBatchOutput: {
             accepted: number;

@@ -76,6 +76,24 @@ function Verdict({ proof }: { proof: Proof }) {
     return <span className="pill pill-info">waiting for SDK counts</span>
 }
 
+// What the policy kept but the SDKs could not deliver, as they reported it; nothing when nothing was lost.
+export function DeliveryLosses({ proof }: { proof: Proof }) {
+    const notes = [
+        proof.errors_lost > 0 ? `${formatCount(proof.errors_lost)} kept errors lost in delivery` : null,
+        proof.lines_shed > 0 ? `${formatCount(proof.lines_shed)} lines shed by a full export queue` : null,
+        proof.lines_lost > 0 ? `${formatCount(proof.lines_lost)} other lines lost in delivery` : null,
+        proof.spool_files_corrupt > 0 ? `${formatCount(proof.spool_files_corrupt)} damaged spool files discarded` : null,
+    ].filter((note): note is string => note !== null)
+    if (notes.length === 0) return null
+    return (
+        <div className="small bad" data-testid="delivery-losses">
+            {notes.map((note) => (
+                <div key={note}>{note}</div>
+            ))}
+        </div>
+    )
+}
+
 export function ProofTable({ rows }: { rows: (Proof & { service?: string })[] }) {
     if (rows.length === 0) return <div className="status status-empty">No policy in force yet: nothing to check.</div>
     const withService = rows.some((row) => row.service !== undefined)
@@ -120,8 +138,9 @@ export function ProofTable({ rows }: { rows: (Proof & { service?: string })[] })
                         <td>
                             <Verdict proof={proof} />
                         </td>
-                        <td className={`num ${proof.errors_kept < proof.errors_seen ? 'bad' : 'good'}`}>
+                        <td className={`num ${proof.errors_kept < proof.errors_seen || proof.errors_lost > 0 ? 'bad' : 'good'}`}>
                             {formatCount(proof.errors_seen)} → {formatCount(proof.errors_kept)}
+                            <DeliveryLosses proof={proof} />
                         </td>
                         <td className="num">
                             {proof.patterns_kept} / {proof.patterns_reported}

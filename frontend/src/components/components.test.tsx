@@ -1,8 +1,9 @@
 import { render, screen } from '@testing-library/react'
 
-import type { PatternOutput, PolicyDiff, SimulationReport } from '../api/types'
+import type { PatternOutput, PolicyDiff, Proof, SimulationReport } from '../api/types'
 import { DiffView } from './DiffView'
 import { PatternTable } from './PatternTable'
+import { ProofTable } from './Savings'
 import { SimulationView } from './SimulationView'
 
 const report: SimulationReport = {
@@ -77,5 +78,45 @@ describe('PatternTable', () => {
         expect(link.getAttribute('href')).toBe('/dashboard/services/checkout-api/patterns/abc/')
         expect(screen.getByText('14%')).toBeInTheDocument()
         expect(screen.getByText('618 KB')).toBeInTheDocument()
+    })
+})
+
+describe('ProofTable', () => {
+    const proof: Proof = {
+        policy_version: 3,
+        since: '2026-11-20T00:00:00Z',
+        sdk_hours: 48,
+        predicted_reduction: 0.7,
+        measured_reduction: 0.69,
+        band_low: 0.665,
+        band_high: 0.735,
+        tolerance: 0.05,
+        agrees: true,
+        drift: false,
+        bytes_seen: 10_000,
+        bytes_kept: 3_100,
+        errors_seen: 240,
+        errors_kept: 240,
+        errors_lost: 0,
+        lines_shed: 0,
+        lines_lost: 0,
+        spool_files_corrupt: 0,
+        patterns_reported: 2,
+        patterns_kept: 2,
+    }
+
+    it('says nothing of delivery when nothing was lost', () => {
+        render(<ProofTable rows={[proof]} />)
+        expect(screen.getByText('240 → 240')).toHaveClass('good')
+        expect(screen.queryByTestId('delivery-losses')).not.toBeInTheDocument()
+    })
+
+    it('shows kept errors lost in delivery and shed lines', () => {
+        render(<ProofTable rows={[{ ...proof, errors_lost: 7, lines_shed: 1200, lines_lost: 30 }]} />)
+        expect(screen.getByText('240 → 240')).toHaveClass('bad')
+        expect(screen.getByText('7 kept errors lost in delivery')).toBeInTheDocument()
+        expect(screen.getByText('1,200 lines shed by a full export queue')).toBeInTheDocument()
+        expect(screen.getByText('30 other lines lost in delivery')).toBeInTheDocument()
+        expect(screen.queryByText(/damaged spool files/)).not.toBeInTheDocument()
     })
 })

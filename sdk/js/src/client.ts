@@ -15,7 +15,7 @@ export interface HttpResult {
 export type PolicyFetch =
   | { outcome: "changed"; document: PolicyDocument; etag: string }
   | { outcome: "not_modified" | "missing" }
-  | { outcome: "failed"; retryAfter: number | null; detail: string };
+  | { outcome: "failed"; retryAfter: number | null; detail: string; invalid?: boolean };
 
 /** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), capped; null when absent or bad. */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | null {
@@ -101,7 +101,7 @@ export class LipServiceClient {
       return { outcome: "changed", document, etag: result.headers?.get("etag") || document.etag };
     } catch (error) {
       const detail = error instanceof PolicyFormatError ? error.message : String(error);
-      return { outcome: "failed", retryAfter: null, detail: `invalid policy: ${detail}`.slice(0, 300) };
+      return { outcome: "failed", retryAfter: null, detail: `invalid policy: ${detail}`.slice(0, 300), invalid: true };
     }
   }
 

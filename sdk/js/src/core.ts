@@ -171,6 +171,7 @@ export class AdaptiveLogging {
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private polling: Promise<void> | null = null;
   private closed = false;
+  private policyWarned = false;
   private readonly readPolicyFile: ((path: string) => string) | undefined;
 
   constructor(options: AdaptiveOptions, platform: Platform = {}) {
@@ -389,6 +390,10 @@ export class AdaptiveLogging {
         this.counters.add("policy_missing");
       } else if (result.outcome === "failed") {
         this.counters.add("policy_errors");
+        if (result.invalid && !this.policyWarned) {
+          this.policyWarned = true;
+          warn(`a policy answer could not be used; keeping the last good policy (${result.detail})`);
+        }
         return jittered(Math.max(interval, (result.retryAfter ?? 0) * 1000));
       }
     } catch {
@@ -434,10 +439,19 @@ export class AdaptiveLogging {
       if (this.pollTimer !== null) clearTimeout(this.pollTimer);
       this.counters.add("context_expired", this.buffer.clear());
       const deadline = Date.now() + timeoutMs;
-      const jobs: Promise<boolean>[] = [];
-      if (this.reporter !== null) jobs.push(this.reporter.stop(deadline));
-      if (this.sink !== null) jobs.push(this.sink.shutdown(deadline));
-      await withDeadline(Promise.all(jobs).then(() => true), timeoutMs);
+      const sink = this.sink;
+      const reporter = this.reporter;
+      const stop = async (): Promise<boolean> => {
+        if (sink !== null) {
+          // The export stops first, so that what it loses on the way out is counted before the last stats batch,
+          // which reports it; the rest of the time is the stats'.
+          const reserve = reporter !== null ? Math.min(timeoutMs / 2, this.options.requestTimeoutMs) : 0;
+          await withDeadline(sink.shutdown(deadline - reserve), timeoutMs - reserve);
+        }
+        if (reporter !== null) await reporter.stop(deadline);
+        return true;
+      };
+      await withDeadline(stop(), timeoutMs);
     } catch {
       this.noteInternalError();
     }

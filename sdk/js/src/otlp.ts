@@ -246,6 +246,9 @@ export class OtlpSink implements Sink {
     this.stopped = true;
     this.exporter.cancel();
     await this.provider.shutdown();
+    // Errors still waiting when the process stops are lost with it: counted, so that the last stats batch says so.
+    const left = this.exporter.spool.splice(0).length;
+    if (left > 0) this.counters.add("spool_dropped", left);
     return ok;
   }
 }

@@ -10,6 +10,9 @@ import {
 import { SEVERITIES, type Severity } from "./severity.js";
 
 export const SCHEMA = "lipservice.policy/v1";
+/** Bounds on what a document may hold, as lipservice_sdk.policy and the server enforce them. */
+export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+export const MAX_DEPTH = 32;
 export const PREDICATE_OPS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"] as const;
 export type PredicateOp = (typeof PREDICATE_OPS)[number];
 export type AttributeValue = string | number | boolean;
@@ -290,8 +293,55 @@ function defaultKeepRules(): KeepRules {
   };
 }
 
+/** The path of the first value nested deeper than MAX_DEPTH, walked without recursion in lipservice_sdk's order. */
+function tooDeep(data: unknown): string | null {
+  const stack: [unknown, string, number][] = [[data, "$", 0]];
+  while (stack.length > 0) {
+    const [value, where, level] = stack.pop()!;
+    if (Array.isArray(value)) {
+      if (level >= MAX_DEPTH) return where;
+      value.forEach((child, index) => stack.push([child, `${where}[${index}]`, level + 1]));
+    } else if (isObject(value)) {
+      if (level >= MAX_DEPTH) return where;
+      for (const key of Object.keys(value)) stack.push([value[key], `${where}.${key}`, level + 1]);
+    }
+  }
+  return null;
+}
+
+const BEYOND_ASCII = /[\u007f-\uffff]/g;
+
+/** The length of a value's compact JSON as Python's json.dumps writes it (every character past ASCII escaped). */
+function pythonJsonLength(data: unknown): number | null {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch {
+    return null;
+  }
+  if (text === undefined) return null;
+  return text.length + 5 * (text.match(BEYOND_ASCII)?.length ?? 0);
+}
+
+/** Size and nesting of a parsed document, checked before its fields are read. */
+export function documentBoundsIssues(data: unknown): PolicyIssue[] {
+  const deep = tooDeep(data);
+  if (deep !== null) return [{ path: deep, code: "too_deep", message: `nested deeper than ${MAX_DEPTH} levels` }];
+  const size = pythonJsonLength(data);
+  if (size !== null && size > MAX_DOCUMENT_BYTES) {
+    return [
+      { path: "$", code: "too_large", message: `a policy document is at most ${MAX_DOCUMENT_BYTES} bytes, got ${size}` },
+    ];
+  }
+  return [];
+}
+
+const encoder = new TextEncoder();
+
 /** Parse a document, filling defaults; throws PolicyFormatError listing every issue. */
 export function parsePolicy(data: unknown): PolicyDocument {
+  const bounds = documentBoundsIssues(data);
+  if (bounds.length > 0) throw new PolicyFormatError(bounds);
   const reader = new Reader();
   const document = reader.document(data);
   if (reader.issues.length > 0 || document === null) throw new PolicyFormatError(reader.issues);
@@ -299,10 +349,19 @@ export function parsePolicy(data: unknown): PolicyDocument {
 }
 
 export function policyFromJson(text: string): PolicyDocument {
+  // UTF-8 bytes, as Python counts the body it read; a text longer in UTF-16 units is longer in bytes too.
+  if (text.length > MAX_DOCUMENT_BYTES || encoder.encode(text).length > MAX_DOCUMENT_BYTES) {
+    throw new PolicyFormatError([
+      { path: "$", code: "too_large", message: `a policy document is at most ${MAX_DOCUMENT_BYTES} bytes` },
+    ]);
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
+    if (error instanceof RangeError) {
+      throw new PolicyFormatError([{ path: "$", code: "too_deep", message: `nested deeper than ${MAX_DEPTH} levels` }]);
+    }
     throw new PolicyFormatError([{ path: "$", code: "invalid_json", message: `not JSON: ${String(error)}` }]);
   }
   return parsePolicy(data);

@@ -2,10 +2,22 @@
 
 import type { LipServiceClient } from "./client.js";
 import { parseRetryAfter } from "./client.js";
-import type { Counters } from "./counters.js";
+import type { CounterName, Counters } from "./counters.js";
 
 export const OVERFLOW_PATTERN = "lipservice:overflow";
 const MAX_BATCH_ENTRIES = 1000;
+
+/** Kept lines that did not reach PostHog, reported with the stats (as `losses`): each name on the wire (the Python
+ * SDK's counter names) and the counter it is read from here. */
+export const LOSS_COUNTERS = {
+  errors_lost: "spool_dropped",
+  shed_errors: "shed_errors",
+  export_failed: "export_failed",
+  shed: "shed",
+} as const satisfies Record<string, CounterName>;
+export type LossName = keyof typeof LOSS_COUNTERS;
+type Losses = Partial<Record<LossName, number>>;
+const LOSS_NAMES = Object.keys(LOSS_COUNTERS) as LossName[];
 const encoder = new TextEncoder();
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -118,6 +130,9 @@ interface Batch {
   entries: StatsEntry[];
   batchId: string;
   attempts: number;
+  losses: Losses;
+  /** An attempt without an answer, or with a 5xx, may have been stored all the same. */
+  maybeStored?: boolean;
 }
 
 function uuid4(): string {
@@ -133,10 +148,15 @@ function uuid4(): string {
  *
  * A batch keeps its batch_id through every retry (the server is idempotent by batch_id); 429 and 503 wait for
  * Retry-After, other 5xx and network errors back off exponentially; 413 splits a batch; pending entries are bounded
- * and the oldest batches go first. */
+ * and the oldest batches go first.
+ *
+ * The delivery losses counted since the previous drain ride on the first batch of a drain (a batch of no entries when
+ * nothing else waits), so a retried batch reports them once; a batch given up on that cannot have been stored hands
+ * its losses back, and a later drain reports them again. */
 export class StatsReporter {
   private pending: Batch[] = [];
   private pendingEntries = 0;
+  private readonly lossesTaken = Object.fromEntries(LOSS_NAMES.map((name) => [name, 0])) as Record<LossName, number>;
   private retryAt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private sending: Promise<void> | null = null;
@@ -183,9 +203,35 @@ export class StatsReporter {
 
   collect(): void {
     const entries = this.aggregator.drain();
+    // Losses alone wait while other batches do, so that an outage of LipService piles up no empty batches.
+    const losses = entries.length > 0 || this.pending.length === 0 ? this.takeLosses() : {};
+    const chunks: StatsEntry[][] = [];
     for (let start = 0; start < entries.length; start += MAX_BATCH_ENTRIES) {
-      this.enqueue({ entries: entries.slice(start, start + MAX_BATCH_ENTRIES), batchId: uuid4(), attempts: 0 });
+      chunks.push(entries.slice(start, start + MAX_BATCH_ENTRIES));
     }
+    if (chunks.length === 0 && Object.keys(losses).length > 0) chunks.push([]);
+    chunks.forEach((chunk, index) =>
+      this.enqueue({ entries: chunk, batchId: uuid4(), attempts: 0, losses: index === 0 ? losses : {} }),
+    );
+  }
+
+  /** The loss counters' growth since the last take (only those that grew). */
+  private takeLosses(): Losses {
+    const grown: Losses = {};
+    for (const name of LOSS_NAMES) {
+      const amount = this.counters.values[LOSS_COUNTERS[name]] - this.lossesTaken[name];
+      if (amount > 0) {
+        grown[name] = amount;
+        this.lossesTaken[name] += amount;
+      }
+    }
+    return grown;
+  }
+
+  /** A batch given up on returns its losses for a later drain, unless it may have been stored. */
+  private giveBack(batch: Batch): void {
+    if (batch.maybeStored) return;
+    for (const name of LOSS_NAMES) this.lossesTaken[name] -= batch.losses[name] ?? 0;
   }
 
   private enqueue(batch: Batch, front = false): void {
@@ -196,6 +242,7 @@ export class StatsReporter {
       const oldest = this.pending.shift()!;
       this.pendingEntries -= oldest.entries.length;
       this.counters.add("stats_dropped_entries", oldest.entries.length);
+      this.giveBack(oldest);
     }
   }
 
@@ -241,9 +288,16 @@ export class StatsReporter {
   }
 
   private async post(batch: Batch): Promise<boolean> {
-    const payload = { batch_id: batch.batchId, service: this.service, sdk: this.sdk, stats: batch.entries };
+    const payload: Record<string, unknown> = {
+      batch_id: batch.batchId,
+      service: this.service,
+      sdk: this.sdk,
+      stats: batch.entries,
+    };
+    if (Object.keys(batch.losses).length > 0) payload.losses = batch.losses;
     const result = await this.client.postStats(payload);
     batch.attempts += 1;
+    if (result.status === 0 || result.status >= 500) batch.maybeStored = true;
     if (result.status >= 200 && result.status < 300) {
       this.counters.add("stats_batches_sent");
       this.counters.add("stats_entries_sent", batch.entries.length);
@@ -252,13 +306,14 @@ export class StatsReporter {
     }
     if (result.status === 413 && batch.entries.length > 1) {
       const half = Math.floor(batch.entries.length / 2);
-      this.enqueue({ entries: batch.entries.slice(half), batchId: uuid4(), attempts: 0 }, true);
-      this.enqueue({ entries: batch.entries.slice(0, half), batchId: uuid4(), attempts: 0 }, true);
+      this.enqueue({ entries: batch.entries.slice(half), batchId: uuid4(), attempts: 0, losses: {} }, true);
+      this.enqueue({ entries: batch.entries.slice(0, half), batchId: uuid4(), attempts: 0, losses: batch.losses }, true);
       return true;
     }
     const retryable = result.status === 0 || result.status === 408 || result.status === 429 || result.status >= 500;
     if (!retryable || batch.attempts >= this.maxAttempts) {
       this.counters.add("stats_dropped_entries", batch.entries.length);
+      this.giveBack(batch);
       return true;
     }
     this.counters.add("stats_retries");

@@ -152,3 +152,40 @@ test("a stats batch the server finds too large is split in two, each half with i
   await handle.shutdown(500);
   await server.close();
 });
+
+test("delivery losses are reported with the stats once each, those counted at shutdown in the last batch", async () => {
+  const stats = [];
+  let refusedStats = 0;
+  const server = await serve((req, res, body) => {
+    if (req.url === "/i/v1/logs") return res.writeHead(400).end(); // PostHog refuses every export
+    if (req.url !== "/api/v1/patterns/stats") return res.writeHead(404).end();
+    stats.push(JSON.parse(body));
+    if (refusedStats++ === 0) return res.writeHead(503, { "retry-after": "0" }).end();
+    res.writeHead(202).end("{}");
+  });
+  const handle = configureAdaptiveLogging({
+    serviceName: "shop", lipserviceUrl: server.url, cacheDir: mkdtempSync(join(tmpdir(), "ls-")),
+    policy: { service: "shop", severity_rates: { WARN: 1 } }, posthogToken: "phc_1", posthogHost: server.url, maxQueueSize: 10, maxSpooledErrors: 2, exportDelayMs: 10,
+    statsIntervalMs: 60_000, refreshIntervalMs: 60_000, flushOnExit: false,
+  });
+  const now = Date.now() / 1000;
+  for (let i = 0; i < 5; i++) handle.handle({ message: `payment ${i} failed`, level: "ERROR", timestamp: now });
+  for (let i = 0; i < 50; i++) handle.handle({ message: `user ${i} logged in`, level: "WARN", timestamp: now });
+  assert.equal(await handle.flush(5_000), false);
+  assert.equal(await handle.flush(5_000), false);
+  const down = handle.stats();
+  // Five errors and four warnings fill the queue's non-error share (nine of ten); the other 46 warnings are shed.
+  assert.deepEqual([down.shed, down.export_failed, down.spool_dropped, down.shed_errors], [46, 4, 3, 0]);
+  await handle.shutdown(5_000);
+  const after = handle.stats();
+  assert.equal(after.spool_dropped, 5); // the two errors still spooled at shutdown are lost with the process
+  const accepted = new Map(stats.slice(1).map((post) => [post.batch_id, post]));
+  assert.equal(stats[1].batch_id, stats[0].batch_id); // the refused batch was sent again, under its own id
+  const reported = {};
+  for (const post of accepted.values()) {
+    for (const [name, amount] of Object.entries(post.losses ?? {})) reported[name] = (reported[name] ?? 0) + amount;
+  }
+  assert.deepEqual(reported, { errors_lost: after.spool_dropped, export_failed: after.export_failed, shed: after.shed });
+  assert.ok(stats.at(-1).losses.errors_lost >= 2);
+  await server.close();
+});

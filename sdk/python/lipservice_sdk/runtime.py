@@ -328,14 +328,14 @@ class AdaptiveLogging:
             if self._poller is not None:
                 self._poller.stop(min(timeout, 0.2))
             self.counters.add("context_expired", self._buffer.clear())
-            jobs: list[Callable[[], object]] = []
-            if self._reporter is not None:
-                reporter = self._reporter
-                jobs.append(lambda: reporter.stop(timeout))
+            deadline = time.monotonic() + timeout
             if self._sink is not None:
-                sink = self._sink
-                jobs.append(lambda: sink.shutdown(timeout))
-            _run_parallel(jobs, timeout)
+                # The export stops first, so that what it loses on the way out (errors still waiting in the memory
+                # spool) is counted before the last stats batch, which reports it; the rest of the time is the stats'.
+                reserve = min(timeout / 2, self.config.request_timeout) if self._reporter is not None else 0.0
+                self._sink.shutdown(timeout - reserve)
+            if self._reporter is not None:
+                self._reporter.stop(max(0.0, deadline - time.monotonic()))
         except Exception:
             self.note_internal_error()
             _log.debug("lipservice: shutdown failed", exc_info=True)

@@ -19,6 +19,8 @@ from lipservice_sdk.counters import Counters
 _log = logging.getLogger("lipservice_sdk")
 OVERFLOW_PATTERN = "lipservice:overflow"
 MAX_BATCH_ENTRIES = 1000
+# Kept lines that did not reach PostHog, reported with the stats (as `losses`) under these counter names.
+LOSS_COUNTERS: tuple[str, ...] = ("errors_lost", "shed_errors", "export_failed", "shed", "spool_corrupt")
 
 
 def minute_of(timestamp: float) -> int:
@@ -110,6 +112,9 @@ class StatsBatch:
     entries: list[dict[str, Any]]
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     attempts: int = 0
+    losses: dict[str, int] = field(default_factory=dict)
+    # An attempt without an answer, or with a 5xx, may have been stored all the same.
+    maybe_stored: bool = False
 
 
 class StatsReporter:
@@ -118,6 +123,10 @@ class StatsReporter:
     A batch keeps its batch_id through every retry (the server is idempotent by batch_id); 429 and 503 wait for
     Retry-After, other 5xx and network errors back off exponentially; 413 splits a batch in two; pending entries are
     bounded and the oldest batches go first when the bound is hit.
+
+    The delivery losses counted since the previous drain ride on the first batch of a drain (a batch of no entries
+    when nothing else waits), so a retried batch reports them once; a batch given up on that cannot have been stored
+    hands its losses back, and a later drain reports them again.
     """
 
     def __init__(
@@ -146,6 +155,7 @@ class StatsReporter:
         self._backoff_cap = backoff_cap
         self._pending: deque[StatsBatch] = deque()
         self._pending_entries = 0
+        self._losses_taken: dict[str, int] = dict.fromkeys(LOSS_COUNTERS, 0)
         self._retry_at = 0.0
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -172,6 +182,7 @@ class StatsReporter:
         self._send_lock = threading.Lock()
         self._pending = deque()
         self._pending_entries = 0
+        self._losses_taken = dict.fromkeys(LOSS_COUNTERS, 0)
         self._retry_at = 0.0
         self._wake = threading.Event()
         self.worker.restart_in_child()
@@ -198,10 +209,33 @@ class StatsReporter:
             self.send(deadline=None)
 
     def collect(self) -> None:
-        """Move the aggregator's counts into pending batches."""
+        """Move the aggregator's counts, and the delivery losses not yet reported, into pending batches."""
         entries = self._aggregator.drain()
-        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            self._enqueue(StatsBatch(entries[start : start + MAX_BATCH_ENTRIES]))
+        with self._lock:
+            idle = not self._pending
+        # Losses alone wait while other batches do, so that an outage of LipService piles up no empty batches.
+        losses = self._take_losses() if entries or idle else {}
+        chunks = [entries[start : start + MAX_BATCH_ENTRIES] for start in range(0, len(entries), MAX_BATCH_ENTRIES)]
+        if losses and not chunks:
+            chunks = [[]]
+        for index, chunk in enumerate(chunks):
+            self._enqueue(StatsBatch(chunk, losses=losses if index == 0 else {}))
+
+    def _take_losses(self) -> dict[str, int]:
+        """The loss counters' growth since the last take (only those that grew)."""
+        current = {name: self._counters.get(name) for name in LOSS_COUNTERS}
+        with self._lock:
+            taken = self._losses_taken
+            grown = {name: current[name] - taken[name] for name in LOSS_COUNTERS if current[name] > taken[name]}
+            taken.update({name: current[name] for name in grown})
+        return grown
+
+    def _give_back(self, batch: StatsBatch) -> None:
+        """Under the lock: a batch given up on returns its losses for a later drain, unless it may have been stored."""
+        if batch.maybe_stored:
+            return
+        for name, amount in batch.losses.items():
+            self._losses_taken[name] -= amount
 
     def _enqueue(self, batch: StatsBatch, *, front: bool = False) -> None:
         with self._lock:
@@ -214,6 +248,7 @@ class StatsReporter:
                 oldest = self._pending.popleft()
                 self._pending_entries -= len(oldest.entries)
                 self._counters.add("stats_dropped_entries", len(oldest.entries))
+                self._give_back(oldest)
 
     def _pop(self) -> StatsBatch | None:
         with self._lock:
@@ -251,9 +286,17 @@ class StatsReporter:
 
     def _post(self, batch: StatsBatch, timeout: float | None) -> bool:
         """Post one batch; False when sending should pause (the batch is back at the front of the queue)."""
-        payload = {"batch_id": batch.batch_id, "service": self._service, "sdk": self._sdk, "stats": batch.entries}
+        payload: dict[str, Any] = {
+            "batch_id": batch.batch_id,
+            "service": self._service,
+            "sdk": self._sdk,
+            "stats": batch.entries,
+        }
+        if batch.losses:
+            payload["losses"] = batch.losses
         result = self._client.post_stats(payload, timeout=timeout)
         batch.attempts += 1
+        batch.maybe_stored = batch.maybe_stored or result.status == 0 or result.status >= 500
         if 200 <= result.status < 300:
             self._counters.add("stats_batches_sent")
             self._counters.add("stats_entries_sent", len(batch.entries))
@@ -262,12 +305,14 @@ class StatsReporter:
         if result.status == 413 and len(batch.entries) > 1:
             half = len(batch.entries) // 2
             self._enqueue(StatsBatch(batch.entries[half:]), front=True)
-            self._enqueue(StatsBatch(batch.entries[:half]), front=True)
+            self._enqueue(StatsBatch(batch.entries[:half], losses=batch.losses), front=True)
             return True
         retryable = result.status in (0, 408, 429) or result.status >= 500
         if not retryable or batch.attempts >= self._max_attempts:
             _log.debug("lipservice: dropping stats batch %s after HTTP %s", batch.batch_id, result.status)
             self._counters.add("stats_dropped_entries", len(batch.entries))
+            with self._lock:
+                self._give_back(batch)
             return True
         self._counters.add("stats_retries")
         delay = result.retry_after if result.status in (429, 503) else None

@@ -174,3 +174,108 @@ def test_shutdown_posts_what_is_left(
     assert lipservice.accepted_totals()["seen"] == 12
     logger.warning("Disk %d%% full", 99)  # detached: neither counted nor posted
     assert handle.stats()["seen"] == 12
+
+
+def _reporter(
+    url: str, counters: Counters, aggregator: StatsAggregator | None = None, max_attempts: int = 10
+) -> StatsReporter:
+    client = LipServiceClient(base_url=url, api_key=API_KEY, user_agent="test", timeout=2.0)
+    return StatsReporter(
+        client=client, aggregator=aggregator or StatsAggregator(counters=counters), counters=counters,
+        service="checkout", sdk={"name": "lipservice-sdk", "version": __version__}, max_attempts=max_attempts,
+    )  # fmt: skip
+
+
+def _accepted_losses(lipservice: LipServiceServer) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for payload in lipservice.accepted.values():
+        for name, amount in payload.get("losses", {}).items():
+            totals[name] = totals.get(name, 0) + amount
+    return totals
+
+
+def test_delivery_losses_are_reported_once_even_without_lines(lipservice: LipServiceServer) -> None:
+    counters = Counters()
+    reporter = _reporter(lipservice.url, counters)
+    counters.add("errors_lost", 3)
+    counters.add("shed", 40)
+    counters.add("exported", 7)  # delivered: not a loss
+    lipservice.stats_script = [StatsReply(503, {"Retry-After": "0"}, record=True)]  # stored, acknowledgement lost
+    assert not reporter.flush(2.0)
+    assert reporter.flush(2.0)
+    first, again = lipservice.stats_posts
+    assert first == again and first["stats"] == [] and first["losses"] == {"errors_lost": 3, "shed": 40}
+    assert reporter.flush(2.0) and len(lipservice.stats_posts) == 2  # nothing new: nothing posted
+    counters.add("errors_lost", 2)
+    counters.add("spool_corrupt")
+    assert reporter.flush(2.0)
+    assert lipservice.stats_posts[-1]["losses"] == {"errors_lost": 2, "spool_corrupt": 1}
+    assert _accepted_losses(lipservice) == {"errors_lost": 5, "shed": 40, "spool_corrupt": 1}
+
+
+def test_losses_of_a_batch_given_up_on_go_with_the_next_one(lipservice: LipServiceServer) -> None:
+    counters = Counters()
+    reporter = _reporter(lipservice.url, counters)
+    counters.add("export_failed", 12)
+    counters.add("shed_errors", 1)
+    lipservice.stats_script = [StatsReply(400)]
+    assert reporter.flush(2.0)  # refused for good: dropped
+    assert _accepted_losses(lipservice) == {}
+    counters.add("export_failed", 3)
+    assert reporter.flush(2.0)
+    refused, sent = lipservice.stats_posts
+    assert refused["batch_id"] != sent["batch_id"]
+    assert sent["losses"] == {"export_failed": 15, "shed_errors": 1}
+    assert _accepted_losses(lipservice) == {"export_failed": 15, "shed_errors": 1}
+
+
+def test_losses_of_a_batch_that_may_have_been_stored_are_not_sent_again(lipservice: LipServiceServer) -> None:
+    counters = Counters()
+    reporter = _reporter(lipservice.url, counters, max_attempts=1)
+    counters.add("errors_lost", 6)
+    lipservice.stats_script = [StatsReply(503, record=True)]  # stored, then the answer says otherwise
+    assert reporter.flush(2.0)  # one attempt allowed: given up on
+    assert reporter.flush(2.0)
+    assert len(lipservice.stats_posts) == 1
+    assert _accepted_losses(lipservice) == {"errors_lost": 6}
+
+
+def test_losses_alone_wait_while_another_batch_does() -> None:
+    counters = Counters()
+    reporter = _reporter(dead_url(), counters)
+    counters.add("shed", 5)
+    reporter.collect()
+    for _ in range(3):  # LipService unreachable: the next drains add no batch of their own
+        counters.add("shed", 5)
+        reporter.collect()
+    [batch] = reporter.pending_batches()
+    assert batch.losses == {"shed": 5}
+
+
+def test_losses_ride_on_the_first_batch_of_a_drain_and_survive_a_split(lipservice: LipServiceServer) -> None:
+    counters = Counters()
+    aggregator = StatsAggregator(counters=counters)
+    reporter = _reporter(lipservice.url, counters, aggregator)
+    for i in range(2500):
+        aggregator.add(f"p{i:04d}", 0.0, seen=1, kept=1, size=10)
+    counters.add("errors_lost", 4)
+    lipservice.stats_script = [StatsReply(413)]
+    assert reporter.flush(10.0)
+    posts = lipservice.stats_posts
+    assert [len(post["stats"]) for post in posts] == [1000, 500, 500, 1000, 500]
+    assert [post.get("losses") for post in posts] == [{"errors_lost": 4}, {"errors_lost": 4}, None, None, None]
+    assert _accepted_losses(lipservice) == {"errors_lost": 4}
+
+
+def test_a_forked_child_reports_only_its_own_losses() -> None:
+    counters = Counters()
+    reporter = _reporter(dead_url(), counters)
+    counters.add("shed", 9)
+    reporter.collect()
+    counters.reset_after_fork()
+    reporter.after_fork_in_child()
+    counters.add("shed", 2)
+    reporter.collect()
+    [batch] = reporter.pending_batches()
+    reporter.stop(0.2)  # the child's reporter thread, started by the fork hook
+    assert batch.losses == {"shed": 2}
