@@ -11,6 +11,7 @@ import random
 import statistics
 
 import pytest
+from lipservice_sdk.decision import Decider
 from lipservice_sdk.policy import PatternRule
 
 from bench.hog_transformation import (
@@ -51,8 +52,10 @@ def test_a_batch_of_100_records_under_1000_patterns_stays_within_the_message_bud
 
 
 def test_a_records_work_does_not_grow_with_the_policy(pool: list[PatternRule]) -> None:
-    """Counted, not timed: the VM operations and the regexes compiled per record under 100 and 5,000 patterns (the
-    larger policy crowds the same keys with variants of the same lines, the index's hard case)."""
+    """Counted, not timed, under 100 and 5,000 patterns (the larger policy crowds the same keys with variants of the
+    same lines, the index's hard case): the VM operations per record stay level, and a record compiles one regex to
+    read its whitespace and, near enough, only the regex of the template it matches (RE2 compiles on every
+    `match`, tens of microseconds). Library calls count one operation each: what a call scans is not counted."""
     messages = random.Random(23).sample(dev_messages(), 200)
     records = [record_of(message, index) for index, message in enumerate(messages)]
     work = {}
@@ -62,7 +65,9 @@ def test_a_records_work_does_not_grow_with_the_policy(pool: list[PatternRule]) -
             hog_source(), inputs={"policies": {SERVICE: policy_to_hog_policy(policy)}}, records=records
         )
         assert len(disagreements(policy, records, results)) <= 2
-        work[size] = (statistics.median(ops), statistics.mean(regexes))
-    (ops_small, regexes_small), (ops_large, regexes_large) = work[100], work[5000]
-    assert ops_large <= 1.25 * ops_small, work
-    assert regexes_large <= 1.25 * regexes_small + 0.5, work
+        decider = Decider(policy)
+        decisions = [decider.decide(message=r["body"], severity="INFO", trace_id=r["trace_id"]) for r in records]
+        matched = sum(not decision.pattern_id.startswith("sig:") for decision in decisions)
+        work[size] = (statistics.median(ops), sum(regexes) / len(records), matched / len(records))
+    assert work[5000][0] <= 1.35 * work[100][0], work
+    assert all(mean <= 1 + share + 0.1 for _, mean, share in work.values()), work
