@@ -8,11 +8,12 @@
 //
 // Usage: node scripts/hog.mjs parse|functions|run|batch|rules|time < request.json
 //   parse: {"code"} → {"ok": true} | {"ok": false, "error": {...}}
-//   run:   {"code", "inputs", "globals": [...], "timeout_ms"?} → {"ok": true, "results": [...]} (one per globals entry)
+//   run:   {"code", "inputs", "globals": [...], "timeout_ms"?} → {"ok": true, "results", "ops", "regexes"} (one each
+//          per globals entry: the result, the VM operations and the regexes compiled)
 //   batch: as run, plus "batch_size"?, "message_timeout_ms"? → {"ok": true, "results": [...], "batches": [...]};
 //          fails when a batch of records stays over PostHog's 100 ms per-message budget
 //   rules: {"regexes", "bodies", "compile_once"?} → per-record time of native path_drop message regexes under RE2
-//   time:  as run, plus "rounds" → {"ok": true, "per_record_ms": [...], "batch_ms": [...], "unfinished": n}
+//   time:  as run, plus "rounds" → {"ok": true, "median_ms", "p99_ms", "cpu_median_ms", "ops_median", ..., "unfinished"}
 import createHogQLParser from '@posthog/hogql-parser'
 import hogvm from '@posthog/hogvm'
 import { createHash } from 'node:crypto'
@@ -150,14 +151,24 @@ export async function parse(code) {
     return JSON.parse(parser.parseProgram(code, true))
 }
 
+// Regexes compiled so far (one per `match`): with the VM's operations, the work of a record that load does not move.
+let regexesCompiled = 0
+
 const EXTERNAL = {
-    regex: { match: (regex, value) => new RE2(regex).test(value) },
+    regex: {
+        match: (regex, value) => {
+            regexesCompiled += 1
+            return new RE2(regex).test(value)
+        },
+    },
     crypto: { createHash },
 }
 
 export class Unfinished extends Error {}
 
-export function run(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS) {
+// The program's result, the VM operations it took (a library call counts as one) and the regexes it compiled.
+export function execute(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS) {
+    const compiledBefore = regexesCompiled
     // exec reports its own errors, a timeout among them, as an unfinished result.
     const result = exec(bytecode, { globals, timeout, external: EXTERNAL })
     if (!result.finished) {
@@ -165,20 +176,28 @@ export function run(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS) {
         if (message.includes('timed out')) throw new Unfinished(message)
         throw new Error(`Hog program did not finish: ${message}`)
     }
-    return convertHogToJS(result.result)
+    return { value: convertHogToJS(result.result), ops: result.state.ops, regexes: regexesCompiled - compiledBefore }
+}
+
+export function run(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS) {
+    return execute(bytecode, globals, timeout).value
 }
 
 // A record over budget five times in a row is over budget; once may be this machine descheduling the process (the
 // VM's clock is wall time), which PostHog's dedicated workers do not see. A record whose own work exceeds the budget
 // exceeds it every time.
-export function runWithinBudget(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS, tries = 5) {
+export function executeWithinBudget(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS, tries = 5) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return run(bytecode, globals, timeout)
+            return execute(bytecode, globals, timeout)
         } catch (error) {
             if (!(error instanceof Unfinished) || attempt >= tries) throw error
         }
     }
+}
+
+export function runWithinBudget(bytecode, globals, timeout = POSTHOG_RECORD_TIMEOUT_MS, tries = 5) {
+    return executeWithinBudget(bytecode, globals, timeout, tries).value
 }
 
 // A batch of records (one Kafka message) held to PostHog's per-message budget by the same rule as a record: every
@@ -222,6 +241,8 @@ export function time(bytecode, inputs, globalsList, rounds = 1, timeout = POSTHO
     warm(bytecode, inputs, globalsList)
     const perRecord = []
     const perRecordCpu = []
+    const perRecordOps = []
+    const perRecordRegexes = []
     const batches = []
     let unfinished = 0
     let overBudgetOnce = 0
@@ -231,7 +252,9 @@ export function time(bytecode, inputs, globalsList, rounds = 1, timeout = POSTHO
             const start = process.hrtime.bigint()
             const cpuStart = process.cpuUsage()
             try {
-                run(bytecode, { ...g, inputs }, timeout)
+                const { ops, regexes } = execute(bytecode, { ...g, inputs }, timeout)
+                perRecordOps.push(ops)
+                perRecordRegexes.push(regexes)
             } catch (error) {
                 if (!(error instanceof Unfinished)) throw error
                 overBudgetOnce += 1
@@ -253,6 +276,7 @@ export function time(bytecode, inputs, globalsList, rounds = 1, timeout = POSTHO
     }
     const sorted = [...perRecord].sort((a, b) => a - b)
     const sortedCpu = [...perRecordCpu].sort((a, b) => a - b)
+    const sortedOps = [...perRecordOps].sort((a, b) => a - b)
     return {
         records: perRecord.length,
         unfinished,
@@ -263,6 +287,11 @@ export function time(bytecode, inputs, globalsList, rounds = 1, timeout = POSTHO
         // CPU time of this process per record: what the record costs, without the waits of a crowded machine.
         cpu_median_ms: quantile(sortedCpu, 0.5),
         cpu_p99_ms: quantile(sortedCpu, 0.99),
+        // VM operations of the records that finished within budget at the first run (nearly all of them).
+        ops_median: quantile(sortedOps, 0.5),
+        ops_p99: quantile(sortedOps, 0.99),
+        regexes_mean: perRecordRegexes.reduce((a, b) => a + b, 0) / Math.max(perRecordRegexes.length, 1),
+        regexes_max: Math.max(0, ...perRecordRegexes),
         max_batch_ms: batches.length ? Math.max(...batches) : null,
         batches: batches.length,
     }
@@ -370,8 +399,9 @@ async function main() {
     }
     if (command !== 'run') throw new Error(`unknown command ${command}`)
     warm(bytecode, request.inputs, request.globals)
-    const results = request.globals.map((g) => runWithinBudget(bytecode, { ...g, inputs: request.inputs }, timeout))
-    process.stdout.write(JSON.stringify({ ok: true, results }))
+    const runs = request.globals.map((g) => executeWithinBudget(bytecode, { ...g, inputs: request.inputs }, timeout))
+    const results = runs.map((r) => r.value)
+    process.stdout.write(JSON.stringify({ ok: true, results, ops: runs.map((r) => r.ops), regexes: runs.map((r) => r.regexes) }))
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -21,6 +21,7 @@ from policies.exporters.drop_rules import (
     SEVERITY_PRIORITY,
     never_error_leaves,
 )
+from policies.exporters.hog import KEY_TEMPLATES, hog_bucket, hog_policy_index, hog_policy_settings, index_keys
 
 VECTORS = Path(__file__).resolve().parents[2] / "sdk" / "testdata" / "signature_vectors.jsonl"
 # Lines whose raw text a regex cannot reproduce the masking of: the SDK masks a cut, re-encoded copy of the text.
@@ -249,31 +250,111 @@ def test_hog_policy_orders_patterns_most_specific_first() -> None:
             ],
         }
     )
-    index = policy_to_hog_policy(document)["index"]
-    assert index["ids"] == "narrowbroad"
-    assert index["every"].split(",")[0].startswith("1:0.9:1:6:")
+    buckets, fallback = hog_policy_index(policy_to_hog_policy(document))
+    refs = sorted([*fallback, *(ref for bucket in buckets for refs in bucket.values() for ref in refs)])
+    assert [(ref.position, ref.pattern_id, ref.rate) for ref in refs] == [(1, "narrow", 0.9), (2, "broad", 0.1)]
+    assert refs[0].regex == template_to_raw_regex("upload <*> done", spaces_normalized=True)
 
 
 def test_hog_index_files_each_template_under_what_a_matching_message_must_carry() -> None:
+    templates = {
+        "deep": "GET /health <NUM> ms",
+        "last": "<NUM> bytes sent",
+        "inner": "<*> retry <NUM>",
+        "none": "<*> <NUM>",
+    }
     document = policy_from_dict(
-        {
-            "service": "svc",
-            "patterns": [
-                {"id": "deep", "template": "GET /health <NUM> ms", "rate": 0.1},
-                {"id": "last", "template": "<NUM> bytes sent", "rate": 0.2},
-                {"id": "inner", "template": "<*> retry <NUM>", "rate": 0.3},
-                {"id": "none", "template": "<*> <NUM>", "rate": 0.4},
-            ],
-        }
+        {"service": "svc", "patterns": [{"id": i, "template": t, "rate": 0.1} for i, t in templates.items()]}
     )
-    index = policy_to_hog_policy(document)["index"]
-    keys = dict(line.split("\t") for line in index["keys"].split("\n") if line)
-    anywhere = dict(line.split("\t") for line in index["anywhere"].split("\n") if line)
-    ids = {ref.split(":")[0]: ref for ref in index["every"].split(",")}
-    assert set(keys) == {"FGET /health", "Lsent"}
-    assert set(anywhere) == {"Aretry"}
-    assert len(index["fallback"].split(",")) == 1
-    assert sorted(ids) == ["1", "2", "3", "4"]
+    entry = policy_to_hog_policy(document)
+    buckets, fallback = hog_policy_index(entry)
+    filed = {key: [ref.pattern_id for ref in refs] for bucket in buckets for key, refs in bucket.items()}
+    assert filed == {"FGET": ["deep"], "Lsent": ["last"], "Aretry": ["inner"]}
+    assert [ref.pattern_id for ref in fallback] == ["none"]
+    assert index_keys(list(templates.values())) == (["FGET", "Lsent", "Aretry", None], set())
+    layout = hog_policy_settings(entry)["index"]
+    at, length = layout["anywhere"]
+    assert entry[at - 1 : at - 1 + length] == "\nAretry\n" and layout["anywhere_all"] is False
+
+
+def test_hog_index_buckets_stay_short_however_many_templates() -> None:
+    templates = [f"job{n} <*> step {n % 7} done" for n in range(5000)]
+    document = policy_from_dict(
+        {"service": "svc", "patterns": [{"id": f"p{n}", "template": t, "rate": 0.5} for n, t in enumerate(templates)]}
+    )
+    entry = policy_to_hog_policy(document)
+    digits = hog_policy_settings(entry)["index"]["digits"]
+    buckets, fallback = hog_policy_index(entry)
+    assert len(buckets) == 16**digits > 1 and fallback == []
+    assert sum(len(bucket) for bucket in buckets) == 5000
+    assert all(hog_bucket(key, digits) == number for number, bucket in enumerate(buckets) for key in bucket)
+    assert max(len(bucket) for bucket in buckets) <= 12
+
+
+def test_hog_index_files_a_crowded_prefix_one_token_deeper() -> None:
+    """A key holding more than KEY_TEMPLATES templates files those with a longer literal prefix under a longer key,
+    and says so; templates whose literal prefix ends there stay under it."""
+    templates = [f"Failed password for {user} from <IP>" for user in ("root", "admin", "guest", "oracle", "test")]
+    templates += ["Failed password <*>", "Failed login for <*>"]
+    keys, deeper = index_keys(templates)
+    assert len(templates) > KEY_TEMPLATES
+    assert keys == [
+        "FFailed password for root",
+        "FFailed password for admin",
+        "FFailed password for guest",
+        "FFailed password for oracle",
+        "FFailed password for test",
+        "FFailed password",
+        "FFailed login",
+    ]
+    assert deeper == {"FFailed", "FFailed password", "FFailed password for"}
+
+
+def test_hog_index_lists_a_crowded_key_by_check_token() -> None:
+    """Templates alike to the end of their literal prefix beyond KEY_TEMPLATES (variants of one line): the key's
+    refs are read back whole, listed by the token that tells them apart."""
+    steps = [f"step{n}" for n in range(KEY_TEMPLATES + 3)]
+    patterns = [{"id": s, "template": f"job <*> {s} done", "rate": 0.5} for s in steps]
+    patterns += [{"id": "plain", "template": "job <*> done", "rate": 0.5}, {"id": "bare", "template": "job <*>"}]
+    entry = policy_to_hog_policy(policy_from_dict({"service": "svc", "patterns": patterns}))
+    buckets, _ = hog_policy_index(entry)
+    refs = next(bucket["Fjob"] for bucket in buckets if "Fjob" in bucket)
+    assert [ref.pattern_id for ref in refs] == [*steps, "plain", "bare"]
+    assert {ref.pattern_id: ref.check for ref in refs} == {
+        **{s: f" {s} \n done " for s in steps},
+        "plain": " done ",
+        "bare": "",
+    }
+
+
+def test_hog_refs_under_one_key_carry_the_token_that_tells_them_apart() -> None:
+    """Templates filed under one key differ in a literal token their messages must carry: Hog skips the regex of a
+    template whose token the message lacks."""
+    steps = ["fetch", "parse", "store", "index"]
+    document = policy_from_dict(
+        {"service": "svc", "patterns": [{"id": s, "template": f"job <*> step {s} done", "rate": 0.5} for s in steps]}
+    )
+    buckets, _ = hog_policy_index(policy_to_hog_policy(document))
+    refs = next(bucket["Fjob"] for bucket in buckets if "Fjob" in bucket)
+    assert {ref.pattern_id: ref.check.split("\n")[0] for ref in refs} == {s: f" {s} " for s in steps}
+
+
+@pytest.mark.parametrize(
+    ("template", "line", "needles"),
+    [
+        ("job <*> step done", "job 42 step done", {" step ", " done "}),
+        ("r24=<HEX> r25=<HEX>", "r24=0x1f r25=ff", {" r24=", " r25="}),
+        ("took <NUM>ms for <*>", "took 35ms for a b", {"ms ", " for "}),
+        ('search q="<STR>" hits=<NUM>', 'search q="shoes" hits=12', {" q=", " hits="}),
+    ],
+)
+def test_hog_checks_text_that_every_line_the_regex_matches_holds(template: str, line: str, needles: set[str]) -> None:
+    document = policy_from_dict({"service": "svc", "patterns": [{"id": "p", "template": template, "rate": 0.5}]})
+    buckets, fallback = hog_policy_index(policy_to_hog_policy(document))
+    (ref,) = [*fallback, *(ref for bucket in buckets for refs in bucket.values() for ref in refs)]
+    assert set(ref.check.split("\n")) == needles
+    assert re.search(ref.regex, line)
+    assert all(needle in f" {line} " for needle in needles)
 
 
 def test_template_regexes_match_the_raw_lines_of_the_shared_signature_vectors() -> None:

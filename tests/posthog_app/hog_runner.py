@@ -44,11 +44,17 @@ def parse(code: str) -> dict[str, Any]:
 
 
 def run(code: str, *, inputs: dict[str, Any], records: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    return run_counted(code, inputs=inputs, records=records)[0]
+
+
+def run_counted(
+    code: str, *, inputs: dict[str, Any], records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any] | None], list[int], list[int]]:
+    """Each record's result, and the work it took: VM operations, and regexes compiled (`match` calls)."""
     result = hog("run", {"code": code, "inputs": inputs, "globals": [{"record": r} for r in records]})
     if not result["ok"]:
         raise AssertionError(f"Hog did not parse: {result['error']}")
-    results: list[dict[str, Any] | None] = result["results"]
-    return results
+    return result["results"], result["ops"], result["regexes"]
 
 
 def functions(code: str) -> dict[str, Any]:

@@ -17,7 +17,13 @@ from lipservice_sdk.severity import ALWAYS_KEPT, SEVERITIES, read_severity
 from lipservice_sdk.signature import WILDCARD, signature_of_key, template_key
 
 from patterns.demo import DEMO_SERVICES, generate
-from policies.exporters.hog import hog_source, hog_template, hog_template_json, policy_to_hog_policy
+from policies.exporters.hog import (
+    hog_policy_settings,
+    hog_source,
+    hog_template,
+    hog_template_json,
+    policy_to_hog_policy,
+)
 from tests.posthog_app import hog_runner
 
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "posthog_app" / "hog" / "template.json"
@@ -150,6 +156,51 @@ def test_hog_decision_agrees_with_sdk_decision_on_demo_logs(service: str) -> Non
     assert 0 < kept < len(records), "the sample must exercise both keeping and dropping"
 
 
+@pytest.mark.parametrize("inner_keys", [1, 40])
+def test_hog_finds_patterns_through_its_index_as_the_sdk_does(inner_keys: int) -> None:
+    """Templates crowding one key, ids and literals beyond the BMP, whitespace Hog source cannot spell, inner-token
+    keys (few: listed; many: every token looked up), and enough keys for a hash table of many buckets: each record's
+    pattern is the SDK's."""
+    patterns = [{"id": f"job-{n}-\U0001f680", "template": f"job <*> step{n} done", "rate": 1.0} for n in range(40)]
+    patterns += [{"id": f"inner-{n}", "template": f"<*> inner{n} <NUM>", "rate": 1.0} for n in range(inner_keys - 1)]
+    patterns += [{"id": f"user-{n}", "template": f"user{n} logged in via <*>", "rate": 1.0} for n in range(300)]
+    patterns += [
+        {"id": "\U0001d518-id", "template": "payload \U0001d518nicode <*> ok", "rate": 1.0},
+        {"id": "retry", "template": "<*> retry <NUM> <*>", "rate": 1.0},
+    ]
+    policy = policy_from_dict({"service": "api", "default_rate": 1.0, "patterns": patterns})
+    bodies = [
+        "job 42 step7 done",
+        "job 42 step99 done",
+        "job 42 step7 done twice",
+        "user5\xa0logged in\u2003via  web",
+        "user5 logged\x1cin via ☃",
+        "payload \U0001d518nicode \U0001f680 ok",
+        "  conn retry 3 later ",
+        "retry 3",
+        "nothing here",
+    ]
+    records = [
+        {"service_name": "api", "body": body, "severity_text": "info", "trace_id": "ab12", "attributes": {}}
+        for body in bodies
+    ]
+
+    results = hog_runner.run(hog_source(), inputs={"policies": {"api": policy_to_hog_policy(policy)}}, records=records)
+
+    assert [_hog_decision(result) for result in results] == [_python_decision(policy, r) for r in records]
+    assert [result["attributes"]["lipservice.pattern"] for result in results if result is not None] == [
+        "job-7-\U0001f680",
+        "unmatched",
+        "unmatched",
+        "user-5",
+        "user-5",
+        "\U0001d518-id",
+        "retry",
+        "retry",
+        "unmatched",
+    ]
+
+
 def test_errors_are_kept_even_when_every_rate_is_zero() -> None:
     policy = policy_from_dict(
         {
@@ -244,15 +295,15 @@ def test_committed_template_is_valid_json_with_the_code() -> None:
 
 def test_policy_entry_keeps_anomaly_and_first_seen_out_of_the_stateless_transformation() -> None:
     policy = policy_from_dict({"service": "api", "anomaly_boost": {"enabled": True}})
-    entry = policy_to_hog_policy(replace(policy, anomaly_boost=AnomalyBoost()))
+    entry = hog_policy_settings(policy_to_hog_policy(replace(policy, anomaly_boost=AnomalyBoost())))
     assert set(entry) == {
         "version",
         "severity_rates",
         "default_rate",
         "trace_consistent",
         "keep_attributes",
-        "index",
         "rare_spaces",
+        "index",
     }
 
 

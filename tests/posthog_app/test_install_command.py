@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from lipservice.models import Team
 from patterns.models import Pattern, Service
-from policies.exporters.hog import HOG_FUNCTION_NAME
+from policies.exporters.hog import HOG_FUNCTION_NAME, hog_policy_index
 from policies.services import policy_create
 from tests.posthog_app.fake_posthog import FakePostHog, fake_posthog
 
@@ -95,10 +95,8 @@ def test_second_install_is_a_no_op_then_updates_in_place(connected_team: Team, p
     rules = {r["name"]: r for r in posthog.objects["logs/sampling_rules"].values()}
     assert rules["lipservice:checkout-api:drop:health"]["enabled"] is False
     entry = next(iter(posthog.objects["hog_functions"].values()))["inputs"]["policies"]["value"]["checkout-api"]
-    rates = {}
-    for ref in entry["index"]["every"].split(","):
-        _, rate, at, size, *_ = ref.split(":")
-        rates[entry["index"]["ids"][int(at) - 1 : int(at) - 1 + int(size)]] = float(rate)
+    buckets, fallback = hog_policy_index(entry)
+    rates = {ref.pattern_id: ref.rate for refs in [fallback, *(r for b in buckets for r in b.values())] for ref in refs}
     assert rates["health"] == 0.2
     assert all(method == "PATCH" for method, _ in posthog.writes[writes:])
 
