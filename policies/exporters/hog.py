@@ -425,6 +425,9 @@ INPUTS_SCHEMA: list[dict[str, Any]] = [
         "default": {},
         "required": True,
         "secret": False,
+        # PostHog compiles every string of a templated input as a Hog template (`{...}` is an expression); the
+        # regexes hold `{8}` and `{1,5}` and the settings are JSON, so the value must reach the function as written.
+        "templating": False,
     }
 ]
 

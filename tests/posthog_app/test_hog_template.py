@@ -18,6 +18,7 @@ from lipservice_sdk.signature import WILDCARD, signature_of_key, template_key
 
 from patterns.demo import DEMO_SERVICES, generate
 from policies.exporters.hog import (
+    hog_function_body,
     hog_policy_settings,
     hog_source,
     hog_template,
@@ -318,3 +319,31 @@ def test_hog_that_calls_a_missing_function_is_refused() -> None:
     broken = hog_source().replace("sha256Hex(", "sha256HexFast(", 1)
     result = hog_runner.functions(broken)
     assert result["missing"] == ["sha256HexFast"]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def test_inputs_holding_braces_reach_the_function_as_written() -> None:
+    # PostHog's InputsItemSerializer compiles each string of an input as a Hog template (`{...}` is an expression)
+    # unless the input's schema says `templating: false`; the policy regexes carry `{8}` and `{1,5}`.
+    policy = policy_from_dict(
+        {
+            "service": "api",
+            "patterns": [{"id": "p1", "template": "request <UUID> from <IP> done", "rate": 0.1}],
+            "severity_rates": {},
+        }
+    )
+    body = hog_function_body({"api": policy})
+    schema = {entry["key"]: entry for entry in body["inputs_schema"]}
+    braced = [key for key, item in body["inputs"].items() if any("{" in s for s in _strings(item["value"]))]
+    assert braced == ["policies"]
+    assert all(schema[key].get("templating", True) is False for key in braced)
+    assert all(entry.get("templating", True) is False for entry in hog_template()["inputs_schema"])
