@@ -103,11 +103,10 @@ def template_of_keys(keys: Sequence[str]) -> str:
 
 def token_template(rows: Sequence[Sequence[str]]) -> list[str]:
     """Column-wise template of equally long token rows: constant columns stay, others become (prefix)<*>(suffix)."""
-    first = rows[0]
     out = []
-    for position, token in enumerate(first):
-        values = {row[position] for row in rows}
-        out.append(token if len(values) == 1 else _wildcard_token(values))
+    for column in zip(*rows, strict=False):
+        values = set(column)
+        out.append(column[0] if len(values) == 1 else _wildcard_token(values))
     return out
 
 
@@ -144,7 +143,7 @@ def _append_wildcard(out: list[str]) -> None:
 def _wildcard_token(values: set[str]) -> str:
     ordered = sorted(values)
     prefix = _common_prefix(ordered).split("<")[0]
-    suffix = _common_prefix([v[len(prefix) :][::-1] for v in ordered])[::-1].split(">")[-1]
+    suffix = _common_suffix(ordered, len(prefix)).split(">")[-1]
     # Cut back to punctuation so that "root"/"robert" give <*>, not ro<*>.
     while prefix and prefix[-1].isalnum():
         prefix = prefix[:-1]
@@ -163,6 +162,17 @@ def _common_prefix(values: Sequence[str]) -> str:
             break
         size += 1
     return low[:size]
+
+
+def _common_suffix(values: Sequence[str], start: int) -> str:
+    """The longest common suffix of the values' tails from `start`."""
+    suffix = values[0][start:]
+    for value in values:
+        while suffix and not value.endswith(suffix, start):
+            suffix = suffix[1:]
+        if not suffix:
+            break
+    return suffix
 
 
 def _column_is_parameter(values: Counter[str], cfg: ClusterConfig) -> bool:
@@ -214,14 +224,20 @@ def _cluster_same_length(
     keys: list[str], length: int, counts: Mapping[str, int], cfg: ClusterConfig
 ) -> list[list[str]]:
     tokens = {key: key.split(" ") for key in keys}
-    frequency: Counter[tuple[int, str]] = Counter()
+    # The line frequency of each token at each position; keys seen once (most, in a stream of unseen values) are
+    # counted a column at a time.
+    frequency: list[Counter[str]] = [Counter() for _ in range(length)]
+    once = zip(*(tokens[k] for k in keys if counts[k] == 1), strict=True)
+    for column, values in zip(frequency, once, strict=False):
+        column.update(values)
     for key in keys:
         weight = counts[key]
-        for position, token in enumerate(tokens[key]):
-            frequency[(position, token)] += weight
+        if weight != 1:
+            for column, token in zip(frequency, tokens[key], strict=True):
+                column[token] += weight
     roots: dict[tuple[tuple[int, str], ...], list[str]] = defaultdict(list)
     for key in keys:
-        frequencies = [frequency[(p, t)] for p, t in enumerate(tokens[key])]
+        frequencies = [column[t] for column, t in zip(frequency, tokens[key], strict=True)]
         tally = Counter(frequencies)
         own = counts[key]
         if len(tally) > 1 and own in tally:
@@ -229,7 +245,7 @@ def _cluster_same_length(
             # of values the masking cannot see (a key=value dump) is rooted at the words it shares instead.
             del tally[own]
         best = max(tally.items(), key=lambda item: (item[1], item[0]))[0]
-        root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequency[(p, t)] == best)
+        root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequencies[p] == best)
         roots[root].append(key)
     out: list[list[str]] = []
     for root, members in roots.items():
@@ -238,9 +254,10 @@ def _cluster_same_length(
         while stack:
             group = stack.pop()
             best_column: tuple[int, int] | None = None
-            counted = {p: Counter(tokens[k][p] for k in group) for p in range(length) if p not in fixed}
+            columns = list(zip(*(tokens[k] for k in group), strict=True))
+            counted = {p: Counter(columns[p]) for p in range(length) if p not in fixed}
             words = {
-                p: [tokens[k][p] for k in group]
+                p: list(columns[p])
                 for p, values in counted.items()
                 if len(values) >= cfg.variable_threshold and _word_column(values, cfg)
             }
@@ -249,7 +266,7 @@ def _cluster_same_length(
                     continue
                 if _column_is_parameter(values, cfg) and not (position in words and _paired(position, words)):
                     continue
-                if _long_tail([(tokens[k][position], counts[k]) for k in group], cfg):
+                if _long_tail(list(zip(columns[position], (counts[k] for k in group), strict=True)), cfg):
                     continue
                 if best_column is None or (len(values), position) < best_column:
                     best_column = (len(values), position)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,12 +18,17 @@ try:
     import re2 as _re2
 except ImportError:  # pragma: no cover - google-re2 is a project dependency
     _re2 = None
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a project dependency; json reads records alike, slower
+    _orjson = None
 
 MAX_LINE_BYTES = 1 << 20
 MAX_FALLBACK_SCAN = 2048
 LEVEL_FIELDS = ("level", "severity", "severity_text", "levelname", "loglevel", "log_level", "lvl")
 MESSAGE_FIELDS = ("body", "message", "msg", "log")
 TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "datetime")
+_LEVEL_NAMES = (*LEVEL_FIELDS, "severity_number")
 _FIELD = re.compile(r"<([^<>]+)>")
 
 
@@ -119,8 +125,33 @@ def parse_json_line(line: str) -> ParsedLine | None:
 
 def parse_json_message(line: str) -> tuple[str, str, float | None] | None:
     """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them."""
-    data = _json_object(line)
+    data = _fast_json_object(line) if _orjson is not None else _json_object(line)
     return None if data is None else _json_parts(data, line)
+
+
+def _fast_json_object(line: str) -> dict[str, Any] | None:
+    """_json_object through orjson where it reads the record as json does: orjson rejects what only json accepts
+    (NaN, 1e400, lone surrogates, deep nesting), and reads integers past 64 bits as floats, which matters only in
+    a message that is not a string or in a level field, so those records are read again by json."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = _orjson.loads(text)
+    except _orjson.JSONDecodeError:
+        return _json_object(line)
+    if not isinstance(data, dict):
+        return None
+    for name in MESSAGE_FIELDS:
+        value = data.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                return _json_object(line)
+            break
+    for name in _LEVEL_NAMES:
+        if isinstance(data.get(name), float):
+            return _json_object(line)
+    return data
 
 
 def _json_object(line: str) -> dict[str, Any] | None:
@@ -144,11 +175,21 @@ def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | N
     if message is None:
         message = line.strip()
     level_value: Any = None
-    for name in (*LEVEL_FIELDS, "severity_number"):
+    for name in _LEVEL_NAMES:
         if name in data and isinstance(data[name], (str, int)) and not isinstance(data[name], bool):
             level_value = data[name]
             break
-    return message, normalize_severity(level_value), _timestamp(data)
+    level = _LEVELS.get(level_value)
+    if level is None:
+        level = normalize_severity(level_value)
+        if len(_LEVELS) < _LEVELS_KEPT and (not isinstance(level_value, str) or len(level_value) <= 64):
+            _LEVELS[level_value] = level
+    return message, level, _timestamp(data)
+
+
+# A record's level is one of a few spellings: each is read once (normalize_severity is a pure function).
+_LEVELS: dict[str | int | None, str] = {}
+_LEVELS_KEPT = 1024
 
 
 _BLOCK_BYTES = 1 << 20
@@ -225,7 +266,12 @@ def _timestamp(data: Mapping[str, Any]) -> float | None:
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, (int, float)):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past the float range
+                continue
+            if not math.isfinite(number):  # json reads Infinity and NaN; dividing Infinity would never end
+                continue
             # Accept seconds, milliseconds, microseconds or nanoseconds since the epoch.
             while number > 1e11:
                 number /= 1000.0

@@ -8,6 +8,7 @@ API:
     signature_of_key(key) -> str                first 16 hex chars of sha256(key as UTF-8): 64 bits as text
     signature(message) -> str                   signature_of_key(template_key(message))
     reference_template_key(message) -> str      the plain rule chain; template_key is a faster exact equivalent
+                                                (memoised token by token; long lines run whole on RE2 if installed)
     template_to_regex(template) -> str          anchored RE2 regex for a miner template over a template key
     template_matches(template, message) -> bool does the template cover the message's key (or its raw text)
     template_matches_key(template, key) -> bool the same for a key
@@ -30,6 +31,7 @@ import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,14 @@ def template_key(message: str) -> str:
     key = _LINES.recent.get(shape) or _LINES.get(shape)
     if key is not None:
         return key
+    if len(text) > _LONG_TEXT:
+        chain = _long_chain()
+        if chain is not None:
+            key = chain.key(text)
+            if key is not None:
+                if _DIGITS.search(key) is None:
+                    _LINES.put(shape, key)
+                return key
     partial: tuple[str | bytes, str] | None = None
     if _DIGITS.search(text) is not None:
         # Some keys keep digits (ssh2, SOCKS5). Then the shape plus the digit runs that follow a letter (the only
@@ -358,6 +368,87 @@ def _key_of(text: str) -> str:
     if "<TS> <TS>" in key:
         key = _JOIN_TS.sub("<TS>", key)
     return key
+
+
+_LONG_TEXT = 256  # code points: past this a line's tokens rarely repeat, so the token memo seldom helps
+
+
+class _Re2Chain:
+    """MASKING_RULES in order, run by RE2 over the UTF-8 bytes of a text: one linear C++ scan per rule, for long
+    lines whose tokens are mostly unique (stack traces, key=value dumps), where masking token by token is slow.
+
+    The same key as the plain chain: the rules are RE2-compatible by construction (ASCII classes, no lookaround,
+    checked by `patterns.sources.masking.rule_issues`), RE2 picks the same leftmost-first match as Python's re, and
+    a rule's ASCII classes never split a multi-byte character, so matching bytes is matching code points. The skip
+    tests are those of _apply."""
+
+    def __init__(self, engine: Any, options: Any) -> None:
+        self.anchor = engine.RE2.Anchor.UNANCHORED
+        self.steps: list[tuple[Any, tuple[bytes | int, ...], tuple[bytes, ...], bool]] = []
+        # The whitespace and trim rules run first in Python (as in _key_of): on RE2 they would match every space.
+        rules = zip(MASKING_RULES[_SPACE_RULES:], _COMPILED[_SPACE_RULES:], strict=True)
+        for rule, (_, _, requires, needs_digit) in rules:
+            regexp = engine.RE2(rule.pattern.encode("ascii"), options)
+            if not regexp.ok():
+                raise ValueError(f"RE2 rejects rule {rule.name}")
+            pieces = re.split(r"\\([0-9])", rule.placeholder)
+            template = tuple(int(p) if i % 2 else p.encode("ascii") for i, p in enumerate(pieces) if p)
+            self.steps.append((regexp, template, tuple(r.encode("ascii") for r in requires), needs_digit))
+
+    def key(self, text: str) -> str | None:
+        """The key of a cleaned text, or None if a rule matched the empty string (then re.sub must decide)."""
+        if text[:1] == " " or text[-1:] == " " or any(odd in text for odd in _ODD_SPACING):
+            text = _SPACES.sub(" ", text).strip(" ")  # exactly the whitespace and trim rules, else no-ops
+        data = text.encode("utf-8")
+        has_digit = _DIGITS.search(text) is not None
+        for regexp, template, requires, needs_digit in self.steps:
+            if needs_digit and not has_digit:
+                continue
+            if requires and not any(r in data for r in requires):
+                continue
+            replaced = self._sub(regexp, template, data)
+            if replaced is None:
+                return None
+            data = replaced
+        return data.decode("utf-8")
+
+    def _sub(self, regexp: Any, template: tuple[bytes | int, ...], data: bytes) -> bytes | None:
+        match, anchor, end = regexp.Match, self.anchor, len(data)
+        out: list[bytes] = []
+        position = 0
+        while True:
+            # Match treats the bytes before `position` as context, so ^ holds only at 0, as in re.sub.
+            spans = match(anchor, data, position, end)
+            start, stop = spans[0]
+            if start < 0:
+                break
+            if stop == start:
+                return None
+            out.append(data[position:start])
+            for piece in template:
+                if isinstance(piece, bytes):
+                    out.append(piece)
+                else:
+                    group_start, group_stop = spans[piece]
+                    if group_start >= 0:
+                        out.append(data[group_start:group_stop])
+            position = stop
+        if not out:
+            return data
+        out.append(data[position:])
+        return b"".join(out)
+
+
+@lru_cache(maxsize=1)
+def _long_chain() -> _Re2Chain | None:
+    """The RE2 chain when google-re2 is installed (the server has it); the SDK needs no RE2 and then masks token by
+    token, to the same key."""
+    try:
+        from re2 import Options, _re2
+
+        return _Re2Chain(_re2, Options())
+    except Exception:  # no RE2, or a build without this interface: mask token by token
+        return None
 
 
 def reference_template_key(message: str) -> str:

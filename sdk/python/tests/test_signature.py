@@ -14,6 +14,7 @@ import pytest
 from lipservice_sdk.signature import (
     MASKING_RULES,
     MAX_MESSAGE_CHARS,
+    _long_chain,
     reference_template_key,
     signature,
     signature_of_key,
@@ -242,3 +243,78 @@ def test_fast_template_key_equals_the_plain_rule_chain(seed: int) -> None:
 def test_cached_keys_never_leak_between_messages_of_the_same_digit_shape(messages: list[str]) -> None:
     for message in messages * 2:
         assert template_key(message) == reference_template_key(message)
+
+
+def _long_line(rng: random.Random) -> str:
+    """A long line of the kinds masked whole by RE2: a stack trace, a key=value dump, or fuzz pieces, some with
+    non-ASCII text, odd spacing or past MAX_MESSAGE_CHARS."""
+    words = ["alpha", "beta", "gamma", "nodeé", "日本", "s3", "ssh2", "Jun", "Mon", "ms", "id", "x" * 40]
+
+    def word() -> str:
+        return rng.choice(words) + rng.choice(["", "", str(rng.randrange(100)), "_" + rng.choice(words)])
+
+    def value() -> str:
+        return rng.choice(
+            [
+                str(rng.randrange(-(10**6), 10**6)),
+                f"{rng.getrandbits(48):012x}",
+                "550e8400-e29b-41d4-a716-446655440000",
+                f"10.{rng.randrange(256)}.0.{rng.randrange(256)}:{rng.randrange(70000)}",
+                "fe80::1%eth0",
+                "[::1]:443",
+                "ops@example.com",
+                f'"{word()}"',
+                f"'{word()}'",
+                "2024-01-02T03:04:05.678Z",
+                "Jun 14 15:16:01",
+                "12/06/2026",
+                f"{rng.randrange(1000)} ms",
+                f"{rng.random():.3f}GB",
+                "0x" + f"{rng.getrandbits(32):x}",
+                "/var/" + word() + "/" + word(),
+                word(),
+                "😀" * rng.randint(1, 3),
+            ]
+        )
+
+    kind = rng.randrange(3)
+    if kind == 0:
+        frames = " ".join(
+            f"at com.{word()}.{word().title()}.{word()}({word().title()}.java:{rng.randrange(1, 3000)})"
+            for _ in range(rng.randint(10, 120))
+        )
+        text = f"java.lang.IllegalStateException: {word()} failed {frames}"
+    elif kind == 1:
+        keys = ["user_id", "sessionId", "token", "key", "apiKey", "trace.id", "ID", "name", word()]
+        text = "context: " + " ".join(f"{rng.choice(keys)}={value()}" for _ in range(rng.randint(20, 400)))
+    else:
+        text = "".join(rng.choice((*_FUZZ_PIECES, " ", value())) for _ in range(rng.randint(200, 2000)))
+    separators = (" ", " ", " ", "  ", "\t", "\n", " \r\n ")
+    return rng.choice(["", " ", "\t"]) + text.replace(" ", rng.choice(separators)) + rng.choice(["", " ", "\n"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_lines_key_as_the_plain_rule_chain(seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = []
+    for _ in range(150):
+        message = _long_line(rng)
+        lengths.append(len(message))
+        assert template_key(message) == reference_template_key(message), message
+    assert max(lengths) > MAX_MESSAGE_CHARS
+    assert sum(1 for n in lengths if n > 512) > 100
+
+
+@needs_re2
+@pytest.mark.parametrize("seed", range(4))
+def test_re2_chain_for_long_lines_equals_the_plain_rule_chain(seed: int) -> None:
+    chain = _long_chain()
+    assert chain is not None
+    rng = random.Random(100 + seed)
+    for _ in range(150):
+        message = _long_line(rng)
+        text = message[:MAX_MESSAGE_CHARS]
+        assert chain.key(text) == reference_template_key(text), text
+    for text in ["a" * 600 + " 10.0.0.1", " " + "é 12 ms " * 100, "\udcff" + "x=1 " * 200]:
+        cleaned = text.encode("utf-8", "replace").decode("utf-8")
+        assert chain.key(cleaned) == reference_template_key(text)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from patterns.engine.logformat import LogFormat, ReadStats, parse_json_line, read_records
+from patterns.engine.logformat import LogFormat, ReadStats, parse_json_line, parse_json_message, read_records
 from patterns.engine.miner import Miner
 
 
@@ -100,6 +100,36 @@ def test_non_object_json_is_not_a_json_record(line: str) -> None:
 def test_json_timestamps_accept_iso_and_epoch_units() -> None:
     assert parse_json_line('{"msg": "a", "timestamp": "2024-01-01T00:00:00Z"}').timestamp == 1704067200.0  # type: ignore[union-attr]
     assert parse_json_line('{"msg": "a", "ts": 1704067200123}').timestamp == pytest.approx(1704067200.123)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"message": "m", "level": "warn", "timestamp": 1704067200.5, "attributes": {"a": [1, 2.5, null]}}',
+        '{"message": "dup", "message": "last", "level": "INFO", "level": "ERROR"}',
+        '{"body": {"n": 18446744073709551616, "m": -9223372036854775809}, "level": "info"}',
+        '{"msg": "big level", "level": 123456789012345678901234567890}',
+        '{"msg": "big level number", "severity_number": 99999999999999999999}',
+        '{"msg": "big time", "timestamp": 123456789012345678901234567890}',
+        '{"msg": "huge time", "ts": 1' + "0" * 400 + "}",
+        '{"msg": "nan", "timestamp": NaN, "level": "debug"}',
+        '{"msg": "inf", "timestamp": Infinity}',
+        '{"msg": "-inf", "time": -Infinity, "ts": 5}',
+        '{"msg": "1e400", "ts": 1e400}',
+        '{"message": "lone \\ud800 surrogate"}',
+        '{"message": "pair \\ud83d\\ude00 ok", "level": 17}',
+        '{"message": null, "msg": "second field", "level": true, "severity": "fatal"}',
+        '{"log": ["a", 1], "level": 3.0}',
+        '{"message": "deep", "x": ' + "[" * 2000 + "]" * 2000 + "}",
+        '  {"message": "padded"}  ',
+        '{"message": "a\x01b"}',
+        '{"message": "x"} trailing',
+    ],
+)
+def test_json_message_for_mining_is_read_as_the_json_record(line: str) -> None:
+    record = parse_json_line(line)
+    expected = None if record is None else (record.message, record.level, record.timestamp)
+    assert parse_json_message(line) == expected
 
 
 def _mine(path: Path, log_format: str | None = None) -> tuple[ReadStats, Miner]:
