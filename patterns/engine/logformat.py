@@ -133,7 +133,7 @@ def _fast_json_object(line: str) -> dict[str, Any] | None:
     """_json_object through orjson where it reads the record as json does: orjson rejects what only json accepts
     (NaN, 1e400, lone surrogates, deep nesting), and reads integers past 64 bits as floats, which matters only in
     a message that is not a string or in a level field, so those records are read again by json."""
-    text = line.strip()
+    text = line if line[:1] == "{" and line[-1:] == "}" else line.strip()
     if not text.startswith("{"):
         return None
     try:
@@ -149,8 +149,11 @@ def _fast_json_object(line: str) -> dict[str, Any] | None:
                 return _json_object(line)
             break
     for name in _LEVEL_NAMES:
-        if isinstance(data.get(name), float):
+        value = data.get(name)
+        if isinstance(value, float):
             return _json_object(line)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            break  # the level _json_parts takes: later fields are not read
     return data
 
 
@@ -168,16 +171,17 @@ def _json_object(line: str) -> dict[str, Any] | None:
 def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | None]:
     message: str | None = None
     for name in MESSAGE_FIELDS:
-        if name in data and data[name] is not None:
-            value = data[name]
+        value = data.get(name)
+        if value is not None:
             message = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
             break
     if message is None:
         message = line.strip()
     level_value: Any = None
     for name in _LEVEL_NAMES:
-        if name in data and isinstance(data[name], (str, int)) and not isinstance(data[name], bool):
-            level_value = data[name]
+        value = data.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            level_value = value
             break
     level = _LEVELS.get(level_value)
     if level is None:

@@ -371,6 +371,24 @@ def _key_of(text: str) -> str:
 
 
 _LONG_TEXT = 256  # code points: past this a line's tokens rarely repeat, so the token memo seldom helps
+_FOLD_DIGITS = bytes.maketrans(b"012345678", b"999999999")
+_FOLD_HEX = bytes.maketrans(b"0123456789abcdefABCDEF", b"h" * 22)
+# Finer skip tests for the RE2 chain, where a rule's scan costs more than a few substring searches: every match of
+# the rule holds one of these in the text with its digits folded to 9 (True) or its hex digits to h (False).
+_CLUES: dict[str, tuple[tuple[bool, bytes], ...]] = {
+    "uuid": ((False, b"hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"),),
+    "datetime_iso": ((True, b"9999-99"), (True, b"9999/99"), (True, b"9999.99")),
+    "datetime_http": ((True, b"/9999:9"),),
+    "datetime_text": ((True, b"9:99:99"),),
+    "mac": ((False, b"hh:hh"), (False, b"hh-hh")),
+    "time": ((True, b"9:99:99"),),
+    "date": ((True, b"9/99"),),
+    "ipv6": ((False, b"h:h"), (False, b"::")),  # (H16:){7}H16 holds h:h, every other branch ::
+    "ipv4": ((True, b"9.9"),),
+    "hex": ((False, b"hhhhhh"),),
+    "number_unit": ((True, b"9 "),),
+    "number_unit_again": ((True, b"9 "),),
+}
 
 
 class _Re2Chain:
@@ -384,7 +402,9 @@ class _Re2Chain:
 
     def __init__(self, engine: Any, options: Any) -> None:
         self.anchor = engine.RE2.Anchor.UNANCHORED
-        self.steps: list[tuple[Any, tuple[bytes | int, ...], tuple[bytes, ...], bool]] = []
+        self.steps: list[
+            tuple[Any, tuple[bytes | int, ...], Any, tuple[bytes, ...], bool, tuple[tuple[bool, bytes], ...]]
+        ] = []
         # The whitespace and trim rules run first in Python (as in _key_of): on RE2 they would match every space.
         rules = zip(MASKING_RULES[_SPACE_RULES:], _COMPILED[_SPACE_RULES:], strict=True)
         for rule, (_, _, requires, needs_digit) in rules:
@@ -393,7 +413,10 @@ class _Re2Chain:
                 raise ValueError(f"RE2 rejects rule {rule.name}")
             pieces = re.split(r"\\([0-9])", rule.placeholder)
             template = tuple(int(p) if i % 2 else p.encode("ascii") for i, p in enumerate(pieces) if p)
-            self.steps.append((regexp, template, tuple(r.encode("ascii") for r in requires), needs_digit))
+            # `\1<X>` after a pattern that opens with group 1: the text up to the group's end is kept whole.
+            lead = template[1] if rule.pattern.startswith("(^|") and len(template) == 2 and template[0] == 1 else None
+            needles = tuple(r.encode("ascii") for r in requires)
+            self.steps.append((regexp, template, lead, needles, needs_digit, _CLUES.get(rule.name, ())))
 
     def key(self, text: str) -> str | None:
         """The key of a cleaned text, or None if a rule matched the empty string (then re.sub must decide)."""
@@ -401,18 +424,33 @@ class _Re2Chain:
             text = _SPACES.sub(" ", text).strip(" ")  # exactly the whitespace and trim rules, else no-ops
         data = text.encode("utf-8")
         has_digit = _DIGITS.search(text) is not None
-        for regexp, template, requires, needs_digit in self.steps:
+        digits = hexes = b""  # data's folded forms, made when a clue is first needed and after each change
+        for regexp, template, lead, requires, needs_digit, clues in self.steps:
             if needs_digit and not has_digit:
                 continue
-            if requires and not any(r in data for r in requires):
-                continue
-            replaced = self._sub(regexp, template, data)
+            # Loops, not any(): a generator per rule and line costs about as much as the substring searches.
+            if requires:
+                for needle in requires:
+                    if needle in data:
+                        break
+                else:
+                    continue
+            if clues:
+                if not digits and data:
+                    digits, hexes = data.translate(_FOLD_DIGITS), data.translate(_FOLD_HEX)
+                for folded, needle in clues:
+                    if needle in (digits if folded else hexes):
+                        break
+                else:
+                    continue
+            replaced = self._sub(regexp, template, lead, data)
             if replaced is None:
                 return None
-            data = replaced
+            if replaced is not data:
+                data, digits, hexes = replaced, b"", b""
         return data.decode("utf-8")
 
-    def _sub(self, regexp: Any, template: tuple[bytes | int, ...], data: bytes) -> bytes | None:
+    def _sub(self, regexp: Any, template: tuple[bytes | int, ...], lead: bytes | None, data: bytes) -> bytes | None:
         match, anchor, end = regexp.Match, self.anchor, len(data)
         out: list[bytes] = []
         position = 0
@@ -424,6 +462,11 @@ class _Re2Chain:
                 break
             if stop == start:
                 return None
+            if lead is not None:
+                out.append(data[position : max(spans[1][1], start)])
+                out.append(lead)
+                position = stop
+                continue
             out.append(data[position:start])
             for piece in template:
                 if isinstance(piece, bytes):

@@ -262,6 +262,16 @@ def _long_line(rng: random.Random) -> str:
                 f"10.{rng.randrange(256)}.0.{rng.randrange(256)}:{rng.randrange(70000)}",
                 "fe80::1%eth0",
                 "[::1]:443",
+                "2001:db8::ff00:42:8329",
+                "::ffff:10.0.0.1",
+                "aa:bb:cc:dd:ee:ff",
+                "01-23-45-67-89-AB",
+                "aa:bb-cc:dd-ee:0f",
+                "10/Oct/2000:13:55:36 -0700",
+                "Mon, 14 Jun 2021 15:16:01 GMT",
+                "2024/01/02 03:04",
+                "DEADBEEF-0000-4000-8000-00000000CAFE",
+                f"{rng.getrandbits(64):x}",
                 "ops@example.com",
                 f'"{word()}"',
                 f"'{word()}'",
@@ -315,6 +325,28 @@ def test_re2_chain_for_long_lines_equals_the_plain_rule_chain(seed: int) -> None
         message = _long_line(rng)
         text = message[:MAX_MESSAGE_CHARS]
         assert chain.key(text) == reference_template_key(text), text
-    for text in ["a" * 600 + " 10.0.0.1", " " + "é 12 ms " * 100, "\udcff" + "x=1 " * 200]:
+    pad = "word " * 60
+    for text in [
+        pad + "10.0.0.1",
+        " " + "é 12 ms " * 100,
+        "\udcff" + "x=1 " * 200,
+        *(
+            pad + value
+            for value in (
+                "01-23-45-67-89-ab",
+                "aa:bb-cc:dd-ee:0f",
+                "fe80::1",
+                "1:2:3:4:5:6:7:8",
+                "10/Oct/2000:13:55:36 -0700",
+                "Jun 14 15:16:01",
+                "5:06:07",
+                "12/06/2026",
+                "2024.01.02",
+                "deadbeef-dead-beef-dead-beefdeadbeef",
+                "a1b2c3",
+                "12 KiB",
+            )
+        ),
+    ]:
         cleaned = text.encode("utf-8", "replace").decode("utf-8")
         assert chain.key(cleaned) == reference_template_key(text)
