@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 WILDCARD = "<*>"
@@ -80,6 +80,8 @@ def cluster_keys(counts: Mapping[str, int], config: ClusterConfig | None = None)
 
 
 def _collapse_repeats(key: str) -> str:
+    if "<" not in key:
+        return key  # only tokens holding a placeholder collapse
     tokens = key.split(" ")
     out = [tokens[0]]
     for token in tokens[1:]:
@@ -141,9 +143,8 @@ def _append_wildcard(out: list[str]) -> None:
 
 
 def _wildcard_token(values: set[str]) -> str:
-    ordered = sorted(values)
-    prefix = _common_prefix(ordered).split("<")[0]
-    suffix = _common_suffix(ordered, len(prefix)).split(">")[-1]
+    prefix = _common_prefix(values).split("<")[0]
+    suffix = _common_suffix(values, len(prefix)).split(">")[-1]
     # Cut back to punctuation so that "root"/"robert" give <*>, not ro<*>.
     while prefix and prefix[-1].isalnum():
         prefix = prefix[:-1]
@@ -154,7 +155,7 @@ def _wildcard_token(values: set[str]) -> str:
     return prefix + WILDCARD + suffix
 
 
-def _common_prefix(values: Sequence[str]) -> str:
+def _common_prefix(values: Collection[str]) -> str:
     low, high = min(values), max(values)
     size = 0
     for x, y in zip(low, high, strict=False):
@@ -164,9 +165,9 @@ def _common_prefix(values: Sequence[str]) -> str:
     return low[:size]
 
 
-def _common_suffix(values: Sequence[str], start: int) -> str:
-    """The longest common suffix of the values' tails from `start`."""
-    suffix = values[0][start:]
+def _common_suffix(values: Collection[str], start: int) -> str:
+    """The longest common suffix of the values' tails from `start` (in any order)."""
+    suffix = next(iter(values))[start:]
     for value in values:
         while suffix and not value.endswith(suffix, start):
             suffix = suffix[1:]
@@ -176,12 +177,24 @@ def _common_suffix(values: Sequence[str], start: int) -> str:
 
 
 def _column_is_parameter(values: Counter[str], cfg: ClusterConfig) -> bool:
-    literals = {literal_part(v) for v in values}
-    if len(literals) == 1 or all(_PLACEHOLDER.search(v) for v in values):
+    if _one_literal(values) or all(_PLACEHOLDER.search(v) for v in values):
         return True
-    if any("/" in v or "\\" in v for v in literals):
+    # A placeholder holds no slash, so a value's literal part holds one exactly when the value does.
+    if any("/" in v or "\\" in v for v in values):
         return len(values) >= cfg.path_threshold
     return len(values) >= cfg.variable_threshold
+
+
+def _one_literal(values: Iterable[str]) -> bool:
+    """Do all values have one literal part? Stops at the second one (a column of unseen words has thousands)."""
+    first: str | None = None
+    for value in values:
+        literal = _PLACEHOLDER.sub("", value) if "<" in value else value
+        if first is None:
+            first = literal
+        elif literal != first:
+            return False
+    return True
 
 
 def _word_column(values: Counter[str], cfg: ClusterConfig) -> bool:

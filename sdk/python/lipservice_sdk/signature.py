@@ -483,15 +483,54 @@ class _Re2Chain:
 
 
 @lru_cache(maxsize=1)
-def _long_chain() -> _Re2Chain | None:
-    """The RE2 chain when google-re2 is installed (the server has it); the SDK needs no RE2 and then masks token by
-    token, to the same key."""
+def _re2_engine() -> tuple[Any, Any] | None:
+    """google-re2's compiled-regex interface and quiet options, when it is installed (the server has it); the SDK
+    needs no RE2 and then masks and matches long lines in Python, to the same results."""
     try:
         from re2 import Options, _re2
 
-        return _Re2Chain(_re2, Options())
-    except Exception:  # no RE2, or a build without this interface: mask token by token
+        options = Options()
+        options.log_errors = False
+        return _re2, options
+    except Exception:  # no RE2, or a build without this interface
         return None
+
+
+@lru_cache(maxsize=1)
+def _long_chain() -> _Re2Chain | None:
+    engine = _re2_engine()
+    if engine is None:
+        return None
+    try:
+        return _Re2Chain(*engine)
+    except Exception:  # a rule this RE2 build rejects: mask token by token
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _template_program(template: str) -> Any:
+    """template_to_regex compiled by RE2, or None (no RE2, or a template too large for it)."""
+    engine = _re2_engine()
+    if engine is None:
+        return None
+    program = engine[0].RE2(template_to_regex(template).encode("utf-8"), engine[1])
+    return program if program.ok() else None
+
+
+def _long_key_matches(template: str, key: str) -> bool | None:
+    """template_matches_key for a long, well-formed key (single spaces, none at the ends) in one RE2 pass; None
+    when RE2 cannot answer. The regex and the token walk agree on such keys: both read whole-token `<*>` as any run
+    of tokens and an in-token `<*>` as any run of non-space characters."""
+    if "  " in key or key[0] == " " or key[-1] == " ":
+        return None
+    program = _template_program(template)
+    if program is None:
+        return None
+    try:
+        data = key.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return bool(program.Match(program.Anchor.ANCHOR_BOTH, data, 0, len(data))[0][0] >= 0)
 
 
 def reference_template_key(message: str) -> str:
@@ -547,6 +586,10 @@ def template_matches(template: str, message: str) -> bool:
 
 def template_matches_key(template: str, key: str) -> bool:
     """template_matches for an already computed template key."""
+    if len(key) > _LONG_TEXT:
+        found = _long_key_matches(template, key)
+        if found is not None:
+            return found
     return _match_tokens(_compile_template(template), key.split(" ") if key else [])
 
 

@@ -14,7 +14,9 @@ import pytest
 from lipservice_sdk.signature import (
     MASKING_RULES,
     MAX_MESSAGE_CHARS,
+    _compile_template,
     _long_chain,
+    _match_tokens,
     reference_template_key,
     signature,
     signature_of_key,
@@ -350,3 +352,38 @@ def test_re2_chain_for_long_lines_equals_the_plain_rule_chain(seed: int) -> None
     ]:
         cleaned = text.encode("utf-8", "replace").decode("utf-8")
         assert chain.key(cleaned) == reference_template_key(text)
+
+
+def _template_from(rng: random.Random, tokens: list[str]) -> str:
+    out = []
+    for token in tokens:
+        roll = rng.random()
+        if roll < 0.15:
+            out.append("<*>")
+        elif roll < 0.25 and len(token) > 2:
+            cut = rng.randrange(1, len(token))
+            out.append(token[:cut] + "<*>" + token[cut + 1 :] if rng.random() < 0.5 else "<*>" + token[cut:])
+        elif roll < 0.28:
+            continue
+        elif roll < 0.31:
+            out.extend([token, rng.choice(["x", "<*>", "a<*>b"])])
+        else:
+            out.append(token)
+    return " ".join(out)
+
+
+@needs_re2
+@pytest.mark.parametrize("seed", range(4))
+def test_long_keys_match_templates_as_the_token_walk_does(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["a", "b", "ab", "<NUM>", "x.y", "a1", "é", "<*>", "at", "com.a.B(C.java:<NUM>)", "k=<ID>"]
+    outcomes = set()
+    for _ in range(400):
+        tokens = [rng.choice(words) for _ in range(rng.randint(60, 200))]
+        key = " ".join(tokens)
+        other = " ".join(rng.choice(words) for _ in range(rng.randint(60, 200)))
+        for template in (_template_from(rng, tokens), _template_from(rng, other), "<*> " + " ".join(tokens[-3:])):
+            expected = _match_tokens(_compile_template(template), key.split(" "))
+            assert template_matches_key(template, key) is expected, (template, key)
+            outcomes.add(expected)
+    assert outcomes == {True, False}
