@@ -219,6 +219,13 @@ def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str
                     continue
                 skipping = False
                 del lines[0]
+            if lines and max(map(len, lines)) < MAX_LINE_BYTES:
+                # One decode per block: a newline is never part of a UTF-8 sequence, so invalid bytes are replaced
+                # as they would be line by line.
+                text = b"\n".join(lines).decode("utf-8", "replace")
+                decoded = text.split("\n")
+                yield from ([line.rstrip("\r") for line in decoded] if "\r" in text else decoded)
+                lines = []
             for raw in lines:
                 if len(raw) >= MAX_LINE_BYTES:
                     counters.truncated += 1

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from patterns.engine.logformat import LogFormat, ReadStats, parse_json_line, parse_json_message, read_records
+from patterns.engine.logformat import (
+    LogFormat,
+    ReadStats,
+    parse_json_line,
+    parse_json_message,
+    read_lines,
+    read_records,
+)
 from patterns.engine.miner import Miner
 
 
@@ -225,3 +232,29 @@ def test_lines_across_read_blocks_and_a_truncated_line_keep_their_order(tmp_path
     assert lines[:15_000] == short[:15_000]
     assert lines[15_000] == "z" * MAX_LINE_BYTES
     assert lines[15_001:] == short[15_000:]
+
+
+def test_lines_are_decoded_as_each_line_alone_would_be(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    pieces = [
+        b"a",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b" ",
+        b"\xe2",
+        b"\x82",
+        b"\xac",
+        b"\xf0\x9f",
+        b"\xff",
+        b"\xc3",
+        "é😀".encode(),
+    ]
+    path = tmp_path / "mixed.log"
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+        path.write_bytes(data)
+        parts = data.split(b"\n")
+        if parts[-1] == b"":
+            parts.pop()
+        assert list(read_lines(path)) == [p.rstrip(b"\r").decode("utf-8", "replace") for p in parts]
