@@ -313,15 +313,20 @@ def _clean(message: str) -> str:
 
 def template_key(message: str) -> str:
     """Apply MASKING_RULES in order to the first MAX_MESSAGE_CHARS code points of the message."""
-    text = message if len(message) <= MAX_MESSAGE_CHARS and message.isascii() else _clean(message)
     # The rules treat the digits 1-9 alike (and 0 too when the text holds no 0x prefix), so a text keys like its
     # digit-folded shape whenever that key keeps no digit: lines that differ only in numbers cost one lookup.
-    keeps_zero = "0x" in text or "0X" in text
     shape: str | bytes
-    if text.isascii():
+    if len(message) <= MAX_MESSAGE_CHARS and message.isascii():
+        text = message
+        keeps_zero = "0x" in text or "0X" in text
         shape = text.encode("ascii").translate(_BYTE_SHAPE if keeps_zero else _BYTE_SHAPE_ALL)
     else:
-        shape = text.translate(_SHAPE if keeps_zero else _SHAPE_ALL)
+        text = _clean(message)
+        keeps_zero = "0x" in text or "0X" in text
+        if text.isascii():
+            shape = text.encode("ascii").translate(_BYTE_SHAPE if keeps_zero else _BYTE_SHAPE_ALL)
+        else:
+            shape = text.translate(_SHAPE if keeps_zero else _SHAPE_ALL)
     key = _LINES.recent.get(shape) or _LINES.get(shape)
     if key is not None:
         return key
