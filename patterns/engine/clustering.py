@@ -241,8 +241,8 @@ def _cluster_same_length(
     # counted a column at a time.
     frequency: list[Counter[str]] = [Counter() for _ in range(length)]
     once = zip(*(tokens[k] for k in keys if counts[k] == 1), strict=True)
-    for column, values in zip(frequency, once, strict=False):
-        column.update(values)
+    for column, column_values in zip(frequency, once, strict=False):
+        column.update(column_values)
     for key in keys:
         weight = counts[key]
         if weight != 1:

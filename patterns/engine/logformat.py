@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import math
 import re
@@ -19,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - google-re2 is a project dependency
     _re2 = None
 try:
-    import orjson as _orjson
+    _orjson: Any = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - orjson is a project dependency; json reads records alike, slower
     _orjson = None
 

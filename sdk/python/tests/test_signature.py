@@ -381,7 +381,7 @@ def test_long_keys_match_templates_as_the_token_walk_does(seed: int) -> None:
     for _ in range(400):
         tokens = [rng.choice(words) for _ in range(rng.randint(60, 200))]
         key = " ".join(tokens)
-        other = " ".join(rng.choice(words) for _ in range(rng.randint(60, 200)))
+        other = [rng.choice(words) for _ in range(rng.randint(60, 200))]
         for template in (_template_from(rng, tokens), _template_from(rng, other), "<*> " + " ".join(tokens[-3:])):
             expected = _match_tokens(_compile_template(template), key.split(" "))
             assert template_matches_key(template, key) is expected, (template, key)
