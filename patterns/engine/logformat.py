@@ -125,37 +125,27 @@ def parse_json_line(line: str) -> ParsedLine | None:
 
 
 def parse_json_message(line: str) -> tuple[str, str, float | None] | None:
-    """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them."""
-    data = _fast_json_object(line) if _orjson is not None else _json_object(line)
+    """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them.
+
+    Through orjson where it reads the record as json does: orjson rejects what only json accepts (NaN, 1e400, lone
+    surrogates, deep nesting), and reads integers past 64 bits as floats, which matters only in a message that is
+    not a string or in a level field, so those records are read again by json."""
+    if _orjson is not None:
+        text = line if line[:1] == "{" and line[-1:] == "}" else line.strip()
+        if not text.startswith("{"):
+            return None
+        try:
+            data = _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            data = None
+        else:
+            if not isinstance(data, dict):
+                return None
+            parts = _parts(data, line, orjson_read=True)
+            if parts is not None:
+                return parts
+    data = _json_object(line)
     return None if data is None else _json_parts(data, line)
-
-
-def _fast_json_object(line: str) -> dict[str, Any] | None:
-    """_json_object through orjson where it reads the record as json does: orjson rejects what only json accepts
-    (NaN, 1e400, lone surrogates, deep nesting), and reads integers past 64 bits as floats, which matters only in
-    a message that is not a string or in a level field, so those records are read again by json."""
-    text = line if line[:1] == "{" and line[-1:] == "}" else line.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        data = _orjson.loads(text)
-    except _orjson.JSONDecodeError:
-        return _json_object(line)
-    if not isinstance(data, dict):
-        return None
-    for name in MESSAGE_FIELDS:
-        value = data.get(name)
-        if value is not None:
-            if not isinstance(value, str):
-                return _json_object(line)
-            break
-    for name in _LEVEL_NAMES:
-        value = data.get(name)
-        if isinstance(value, float):
-            return _json_object(line)
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            break  # the level _json_parts takes: later fields are not read
-    return data
 
 
 def _json_object(line: str) -> dict[str, Any] | None:
@@ -170,11 +160,24 @@ def _json_object(line: str) -> dict[str, Any] | None:
 
 
 def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | None]:
+    parts = _parts(data, line, orjson_read=False)
+    assert parts is not None  # only an orjson reading is ever refused
+    return parts
+
+
+def _parts(data: Mapping[str, Any], line: str, *, orjson_read: bool) -> tuple[str, str, float | None] | None:
+    """Message, level and time of a record; None for an orjson reading that json could read otherwise (a message
+    that is not a string, or a float in a level field that may have been a long integer)."""
     message: str | None = None
     for name in MESSAGE_FIELDS:
         value = data.get(name)
         if value is not None:
-            message = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            if isinstance(value, str):
+                message = value
+            elif orjson_read:
+                return None
+            else:
+                message = json.dumps(value, sort_keys=True, default=str)
             break
     if message is None:
         message = line.strip()
@@ -184,6 +187,8 @@ def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | N
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             level_value = value
             break
+        if orjson_read and isinstance(value, float):
+            return None
     level = _LEVELS.get(level_value)
     if level is None:
         level = normalize_severity(level_value)
