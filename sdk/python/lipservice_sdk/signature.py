@@ -468,7 +468,7 @@ class _Re2Chain:
             if stop == start:
                 return None
             if lead is not None:
-                out.append(data[position : max(spans[1][1], start)])
+                out.append(data[position : spans[1][1]])  # group 1 takes part in every match
                 out.append(lead)
                 position = stop
                 continue
