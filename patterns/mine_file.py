@@ -167,18 +167,7 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
                     index = get(key)
                     if index is None:
                         index = new_key(key, message, timestamp)
-                    # _count_record, inlined: this loop runs once per line.
-                    if timestamp is not None:
-                        seen = first[index]
-                        if seen is None or timestamp < seen:
-                            first[index] = timestamp
-                        seen = last[index]
-                        if seen is None or timestamp > seen:
-                            last[index] = timestamp
-                    counts[index] += 1
-                    sizes[index] += len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
-                    tally = levels[index]
-                    tally[level] = tally.get(level, 0) + 1
+                    _count_record(index, message, level, timestamp, counts, sizes, levels, first, last)
                     continue
             stats.unparsed += 1
             key = key_of(line)
