@@ -151,14 +151,17 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
         # count and bytes are kept per line and its severity tally is filled in when the key is handed over.
         get = key_index.get
         for line in progress(read_lines(path, stats)):
-            if line[:1] == "{" or line[:1].isspace() or not line:
-                if not line.strip():
+            head = line[:1]
+            if head == "{" or head.isspace() or not line:
+                if head == "{":
+                    parts = parse_json_message(line)
+                elif not line.strip():
                     stats.empty += 1
                     continue
-                parts = parse_json_message(line) if line.lstrip().startswith("{") else None
+                else:
+                    parts = parse_json_message(line) if line.lstrip().startswith("{") else None
                 if parts is not None:
                     stats.json += 1
-                    stats.parsed += 1
                     message, level, timestamp = parts
                     key = key_of(message)
                     index = get(key)
@@ -175,6 +178,7 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
             plain[index] += 1
             sizes[index] += len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
         stats.lines = stats.empty + stats.json + stats.unparsed
+        stats.parsed = stats.json
     else:
         lines = _plain_lines(path, stats) if log_format is None else _formatted_lines(path, log_format, stats)
         for message, level, timestamp in progress(lines):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 WILDCARD = "<*>"
@@ -80,6 +80,8 @@ def cluster_keys(counts: Mapping[str, int], config: ClusterConfig | None = None)
 
 
 def _collapse_repeats(key: str) -> str:
+    if "<" not in key:
+        return key  # only tokens holding a placeholder collapse
     tokens = key.split(" ")
     out = [tokens[0]]
     for token in tokens[1:]:
@@ -103,11 +105,10 @@ def template_of_keys(keys: Sequence[str]) -> str:
 
 def token_template(rows: Sequence[Sequence[str]]) -> list[str]:
     """Column-wise template of equally long token rows: constant columns stay, others become (prefix)<*>(suffix)."""
-    first = rows[0]
     out = []
-    for position, token in enumerate(first):
-        values = {row[position] for row in rows}
-        out.append(token if len(values) == 1 else _wildcard_token(values))
+    for column in zip(*rows, strict=False):
+        values = set(column)
+        out.append(column[0] if len(values) == 1 else _wildcard_token(values))
     return out
 
 
@@ -142,9 +143,8 @@ def _append_wildcard(out: list[str]) -> None:
 
 
 def _wildcard_token(values: set[str]) -> str:
-    ordered = sorted(values)
-    prefix = _common_prefix(ordered).split("<")[0]
-    suffix = _common_prefix([v[len(prefix) :][::-1] for v in ordered])[::-1].split(">")[-1]
+    prefix = _common_prefix(values).split("<")[0]
+    suffix = _common_suffix(values, len(prefix)).split(">")[-1]
     # Cut back to punctuation so that "root"/"robert" give <*>, not ro<*>.
     while prefix and prefix[-1].isalnum():
         prefix = prefix[:-1]
@@ -155,7 +155,7 @@ def _wildcard_token(values: set[str]) -> str:
     return prefix + WILDCARD + suffix
 
 
-def _common_prefix(values: Sequence[str]) -> str:
+def _common_prefix(values: Collection[str]) -> str:
     low, high = min(values), max(values)
     size = 0
     for x, y in zip(low, high, strict=False):
@@ -165,13 +165,36 @@ def _common_prefix(values: Sequence[str]) -> str:
     return low[:size]
 
 
+def _common_suffix(values: Collection[str], start: int) -> str:
+    """The longest common suffix of the values' tails from `start` (in any order)."""
+    suffix = next(iter(values))[start:]
+    for value in values:
+        while suffix and not value.endswith(suffix, start):
+            suffix = suffix[1:]
+        if not suffix:
+            break
+    return suffix
+
+
 def _column_is_parameter(values: Counter[str], cfg: ClusterConfig) -> bool:
-    literals = {literal_part(v) for v in values}
-    if len(literals) == 1 or all(_PLACEHOLDER.search(v) for v in values):
+    if _one_literal(values) or all(_PLACEHOLDER.search(v) for v in values):
         return True
-    if any("/" in v or "\\" in v for v in literals):
+    # A placeholder holds no slash, so a value's literal part holds one exactly when the value does.
+    if any("/" in v or "\\" in v for v in values):
         return len(values) >= cfg.path_threshold
     return len(values) >= cfg.variable_threshold
+
+
+def _one_literal(values: Iterable[str]) -> bool:
+    """Do all values have one literal part? Stops at the second one (a column of unseen words has thousands)."""
+    first: str | None = None
+    for value in values:
+        literal = _PLACEHOLDER.sub("", value) if "<" in value else value
+        if first is None:
+            first = literal
+        elif literal != first:
+            return False
+    return True
 
 
 def _word_column(values: Counter[str], cfg: ClusterConfig) -> bool:
@@ -214,14 +237,20 @@ def _cluster_same_length(
     keys: list[str], length: int, counts: Mapping[str, int], cfg: ClusterConfig
 ) -> list[list[str]]:
     tokens = {key: key.split(" ") for key in keys}
-    frequency: Counter[tuple[int, str]] = Counter()
+    # The line frequency of each token at each position; keys seen once (most, in a stream of unseen values) are
+    # counted a column at a time.
+    frequency: list[Counter[str]] = [Counter() for _ in range(length)]
+    once = zip(*(tokens[k] for k in keys if counts[k] == 1), strict=True)
+    for column, column_values in zip(frequency, once, strict=False):
+        column.update(column_values)
     for key in keys:
         weight = counts[key]
-        for position, token in enumerate(tokens[key]):
-            frequency[(position, token)] += weight
+        if weight != 1:
+            for column, token in zip(frequency, tokens[key], strict=True):
+                column[token] += weight
     roots: dict[tuple[tuple[int, str], ...], list[str]] = defaultdict(list)
     for key in keys:
-        frequencies = [frequency[(p, t)] for p, t in enumerate(tokens[key])]
+        frequencies = [column[t] for column, t in zip(frequency, tokens[key], strict=True)]
         tally = Counter(frequencies)
         own = counts[key]
         if len(tally) > 1 and own in tally:
@@ -229,7 +258,7 @@ def _cluster_same_length(
             # of values the masking cannot see (a key=value dump) is rooted at the words it shares instead.
             del tally[own]
         best = max(tally.items(), key=lambda item: (item[1], item[0]))[0]
-        root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequency[(p, t)] == best)
+        root = tuple((p, t) for p, t in enumerate(tokens[key]) if frequencies[p] == best)
         roots[root].append(key)
     out: list[list[str]] = []
     for root, members in roots.items():
@@ -238,9 +267,10 @@ def _cluster_same_length(
         while stack:
             group = stack.pop()
             best_column: tuple[int, int] | None = None
-            counted = {p: Counter(tokens[k][p] for k in group) for p in range(length) if p not in fixed}
+            columns = list(zip(*(tokens[k] for k in group), strict=True))
+            counted = {p: Counter(columns[p]) for p in range(length) if p not in fixed}
             words = {
-                p: [tokens[k][p] for k in group]
+                p: list(columns[p])
                 for p, values in counted.items()
                 if len(values) >= cfg.variable_threshold and _word_column(values, cfg)
             }
@@ -249,7 +279,7 @@ def _cluster_same_length(
                     continue
                 if _column_is_parameter(values, cfg) and not (position in words and _paired(position, words)):
                     continue
-                if _long_tail([(tokens[k][position], counts[k]) for k in group], cfg):
+                if _long_tail(list(zip(columns[position], (counts[k] for k in group), strict=True)), cfg):
                     continue
                 if best_column is None or (len(values), position) < best_column:
                     best_column = (len(values), position)

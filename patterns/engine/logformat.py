@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,12 +19,17 @@ try:
     import re2 as _re2
 except ImportError:  # pragma: no cover - google-re2 is a project dependency
     _re2 = None
+try:
+    _orjson: Any = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover - orjson is a project dependency; json reads records alike, slower
+    _orjson = None
 
 MAX_LINE_BYTES = 1 << 20
 MAX_FALLBACK_SCAN = 2048
 LEVEL_FIELDS = ("level", "severity", "severity_text", "levelname", "loglevel", "log_level", "lvl")
 MESSAGE_FIELDS = ("body", "message", "msg", "log")
 TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "datetime")
+_LEVEL_NAMES = (*LEVEL_FIELDS, "severity_number")
 _FIELD = re.compile(r"<([^<>]+)>")
 
 
@@ -118,7 +125,25 @@ def parse_json_line(line: str) -> ParsedLine | None:
 
 
 def parse_json_message(line: str) -> tuple[str, str, float | None] | None:
-    """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them."""
+    """What mining needs of a JSON-lines record (message, level, timestamp), read as parse_json_line reads them.
+
+    Through orjson where it reads the record as json does: orjson rejects what only json accepts (NaN, 1e400, lone
+    surrogates, deep nesting), and reads integers past 64 bits as floats, which matters only in a message that is
+    not a string or in a level field, so those records are read again by json."""
+    if _orjson is not None:
+        text = line if line[:1] == "{" and line[-1:] == "}" else line.strip()
+        if not text.startswith("{"):
+            return None
+        try:
+            data = _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            data = None
+        else:
+            if not isinstance(data, dict):
+                return None
+            parts = _parts(data, line, orjson_read=True)
+            if parts is not None:
+                return parts
     data = _json_object(line)
     return None if data is None else _json_parts(data, line)
 
@@ -135,20 +160,46 @@ def _json_object(line: str) -> dict[str, Any] | None:
 
 
 def _json_parts(data: Mapping[str, Any], line: str) -> tuple[str, str, float | None]:
+    parts = _parts(data, line, orjson_read=False)
+    assert parts is not None  # only an orjson reading is ever refused
+    return parts
+
+
+def _parts(data: Mapping[str, Any], line: str, *, orjson_read: bool) -> tuple[str, str, float | None] | None:
+    """Message, level and time of a record; None for an orjson reading that json could read otherwise (a message
+    that is not a string, or a float in a level field that may have been a long integer)."""
     message: str | None = None
     for name in MESSAGE_FIELDS:
-        if name in data and data[name] is not None:
-            value = data[name]
-            message = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        value = data.get(name)
+        if value is not None:
+            if isinstance(value, str):
+                message = value
+            elif orjson_read:
+                return None
+            else:
+                message = json.dumps(value, sort_keys=True, default=str)
             break
     if message is None:
         message = line.strip()
     level_value: Any = None
-    for name in (*LEVEL_FIELDS, "severity_number"):
-        if name in data and isinstance(data[name], (str, int)) and not isinstance(data[name], bool):
-            level_value = data[name]
+    for name in _LEVEL_NAMES:
+        value = data.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            level_value = value
             break
-    return message, normalize_severity(level_value), _timestamp(data)
+        if orjson_read and isinstance(value, float):
+            return None
+    level = _LEVELS.get(level_value)
+    if level is None:
+        level = normalize_severity(level_value)
+        if len(_LEVELS) < _LEVELS_KEPT and (not isinstance(level_value, str) or len(level_value) <= 64):
+            _LEVELS[level_value] = level
+    return message, level, _timestamp(data)
+
+
+# A record's level is one of a few spellings: each is read once (normalize_severity is a pure function).
+_LEVELS: dict[str | int | None, str] = {}
+_LEVELS_KEPT = 1024
 
 
 _BLOCK_BYTES = 1 << 20
@@ -174,6 +225,13 @@ def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str
                     continue
                 skipping = False
                 del lines[0]
+            if lines and max(map(len, lines)) < MAX_LINE_BYTES:
+                # One decode per block: a newline is never part of a UTF-8 sequence, so invalid bytes are replaced
+                # as they would be line by line.
+                text = b"\n".join(lines).decode("utf-8", "replace")
+                decoded = text.split("\n")
+                yield from ([line.rstrip("\r") for line in decoded] if "\r" in text else decoded)
+                lines = []
             for raw in lines:
                 if len(raw) >= MAX_LINE_BYTES:
                     counters.truncated += 1
@@ -225,7 +283,12 @@ def _timestamp(data: Mapping[str, Any]) -> float | None:
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, (int, float)):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past the float range
+                continue
+            if not math.isfinite(number):  # json reads Infinity and NaN; dividing Infinity would never end
+                continue
             # Accept seconds, milliseconds, microseconds or nanoseconds since the epoch.
             while number > 1e11:
                 number /= 1000.0

@@ -85,6 +85,7 @@ class Miner:
         self._by_literal: dict[str, list[Pattern]] = {}
         self._open: list[Pattern] = []
         self._literals: dict[str, frozenset[str]] = {}
+        self._specificity: dict[str, int] = {}
         self._samples: dict[str, list[str]] = {}
         self._index_size = -1
         self._index_stale = True
@@ -483,7 +484,7 @@ class Miner:
         for pattern in candidates:
             if literals[pattern.id] <= present and template_matches_key(pattern.template, key):
                 # Prefer the most specific template: the one with the most literal tokens.
-                rank = (-sum(1 for t in pattern.template.split() if t != WILDCARD), pattern.id)
+                rank = (self._specificity[pattern.id], pattern.id)
                 if best is None or rank < best:
                     best = rank
         return None if best is None else best[1]
@@ -491,6 +492,9 @@ class Miner:
     def _rebuild_index(self) -> None:
         self._literals = {
             p.id: frozenset(t for t in p.template.split() if WILDCARD not in t) for p in self._patterns.values()
+        }
+        self._specificity = {
+            p.id: -sum(1 for t in p.template.split() if t != WILDCARD) for p in self._patterns.values()
         }
         frequency: dict[str, int] = {}
         for words in self._literals.values():

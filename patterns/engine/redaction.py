@@ -111,7 +111,31 @@ def _card(text: str) -> bool:
 
 
 _ANY_DIGIT = re.compile(r"[0-9]")
-_VENDOR_PREFIXES = ("sk-", "sk_", "pk_", "rk_", "gh", "github_pat_", "xox", "AKIA", "AIza", "phc_", "phx_", "glpat-")
+# Every match of _VENDOR_KEY holds one of these.
+_VENDOR_PREFIXES = (
+    "sk-",
+    "sk_",
+    "pk_",
+    "rk_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "AKIA",
+    "AIza",
+    "phc_",
+    "phx_",
+    "glpat-",
+    "npm_",
+)
+# Every match of the case-insensitive _BEARER, _SECRET_VALUE and _USER_VALUE holds one of its words, in ASCII text
+# lowered; in other text re's IGNORECASE also folds a few non-ASCII letters (ſ, K, ı, İ) to these, so it always runs.
+_BEARER_WORDS = ("bearer", "basic", "token")
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "session", "cookie", "sig")
+_USER_WORDS = ("user", "uid", "login", "account", "customer", "member")
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,22 @@ class _Text:
     lower: str
     digit: bool
     separator: bool
+    ascii: bool
+
+    def says(self, words: tuple[str, ...]) -> bool:
+        return not self.ascii or any(word in self.lower for word in words)
+
+
+def _vendor_prefixed(t: _Text) -> bool:
+    text = t.text
+    # All prefixes but two hold a "_" or a "-": most texts are ruled out by two searches.
+    if "_" not in text and "-" not in text:
+        return "AKIA" in text or "AIza" in text
+    return any(p in text for p in _VENDOR_PREFIXES)
+
+
+# Every _IPV6_CANDIDATE match holds two colons with at most four hex digits between them.
+_TWO_COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")
 
 
 def _guarded(guard: Callable[[_Text], bool], finder: Callable[[str], list[Span]]) -> Callable[[_Text], list[Span]]:
@@ -130,26 +170,33 @@ def _guarded(guard: Callable[[_Text], bool], finder: Callable[[str], list[Span]]
 
 # Earlier finders win overlaps, so specific shapes (a JWT, an email) beat generic ones (a key=value, a phone). Each
 # guard is a necessary condition of its regex, so skipping on it never changes the result.
-_FINDERS: tuple[Callable[[_Text], list[Span]], ...] = (
-    _guarded(lambda t: "eyJ" in t.text, _whole(SECRET, _JWT)),
-    _guarded(lambda t: any(p in t.text for p in _VENDOR_PREFIXES) or "npm_" in t.text, _whole(SECRET, _VENDOR_KEY)),
-    _guarded(lambda t: "bearer" in t.lower or "basic" in t.lower or "token" in t.lower, _value(SECRET, _BEARER)),
-    _guarded(lambda t: "@" in t.text, _whole(EMAIL, _EMAIL)),
-    _guarded(lambda t: t.separator, _value(SECRET, _SECRET_VALUE, _secret_like)),
-    _guarded(lambda t: t.digit, _whole(CARD, _CARD_CANDIDATE, _card)),
-    _guarded(lambda t: t.text.count(":") >= 2, _whole(IP, _IPV6_CANDIDATE, _is_ipv6)),
-    _guarded(lambda t: t.digit and "." in t.text, _whole(IP, _IPV4)),
-    _guarded(lambda t: t.digit, _whole(PHONE, _PHONE)),
-    _guarded(lambda t: "/" in t.text, _value(USER, _USER_PATH)),
-    _guarded(lambda t: t.separator, _value(USER, _USER_VALUE)),
+_FINDERS: tuple[tuple[str, Callable[[_Text], list[Span]]], ...] = (
+    (SECRET, _guarded(lambda t: "eyJ" in t.text, _whole(SECRET, _JWT))),
+    (SECRET, _guarded(_vendor_prefixed, _whole(SECRET, _VENDOR_KEY))),
+    (SECRET, _guarded(lambda t: t.says(_BEARER_WORDS), _value(SECRET, _BEARER))),
+    (EMAIL, _guarded(lambda t: "@" in t.text, _whole(EMAIL, _EMAIL))),
+    (SECRET, _guarded(lambda t: t.separator and t.says(_SECRET_WORDS), _value(SECRET, _SECRET_VALUE, _secret_like))),
+    (CARD, _guarded(lambda t: t.digit, _whole(CARD, _CARD_CANDIDATE, _card))),
+    (IP, _guarded(lambda t: _TWO_COLONS.search(t.text) is not None, _whole(IP, _IPV6_CANDIDATE, _is_ipv6))),
+    (IP, _guarded(lambda t: t.digit and "." in t.text, _whole(IP, _IPV4))),
+    (PHONE, _guarded(lambda t: t.digit, _whole(PHONE, _PHONE))),
+    (USER, _guarded(lambda t: "/" in t.text, _value(USER, _USER_PATH))),
+    (USER, _guarded(lambda t: t.separator and t.says(_USER_WORDS), _value(USER, _USER_VALUE))),
 )
+_ALL = tuple(finder for _, finder in _FINDERS)
+# redact_key leaves user spans as they are; they come last, so they never keep another span out either.
+_NOT_USER = tuple(finder for kind, finder in _FINDERS if kind != USER)
 
 
 def find_pii(text: str) -> list[Span]:
     """Non-overlapping PII spans in text order."""
-    probe = _Text(text, text.lower(), _ANY_DIGIT.search(text) is not None, "=" in text or ":" in text)
+    return _find(text, _ALL)
+
+
+def _find(text: str, finders: tuple[Callable[[_Text], list[Span]], ...]) -> list[Span]:
+    probe = _Text(text, text.lower(), _ANY_DIGIT.search(text) is not None, "=" in text or ":" in text, text.isascii())
     chosen: list[Span] = []
-    for finder in _FINDERS:
+    for finder in finders:
         for span in finder(probe):
             if span.end > span.start and all(span.end <= c.start or span.start >= c.end for c in chosen):
                 chosen.append(span)
@@ -179,10 +226,10 @@ def redact_key(key: str) -> str:
     of placeholders (`<EMAIL>`, `<NUM>`) are left as they are."""
     parts: list[str] = []
     position = 0
-    for span in find_pii(key):
-        # A user name that survived masking is one constant across the pattern's lines (`user=root`), so it names
-        # an account, not a person; wildcarding it would merge distinct events.
-        if span.kind == USER or not any(c.isalnum() for c in _PLACEHOLDER.sub("", key[span.start : span.end])):
+    # A user name that survived masking is one constant across the pattern's lines (`user=root`), so it names an
+    # account, not a person; wildcarding it would merge distinct events.
+    for span in _find(key, _NOT_USER):
+        if not any(c.isalnum() for c in _PLACEHOLDER.sub("", key[span.start : span.end])):
             continue
         parts.append(key[position : span.start])
         parts.append("<*>")

@@ -8,6 +8,7 @@ API:
     signature_of_key(key) -> str                first 16 hex chars of sha256(key as UTF-8): 64 bits as text
     signature(message) -> str                   signature_of_key(template_key(message))
     reference_template_key(message) -> str      the plain rule chain; template_key is a faster exact equivalent
+                                                (memoised token by token; long lines run whole on RE2 if installed)
     template_to_regex(template) -> str          anchored RE2 regex for a miner template over a template key
     template_matches(template, message) -> bool does the template cover the message's key (or its raw text)
     template_matches_key(template, key) -> bool the same for a key
@@ -30,6 +31,7 @@ import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -311,18 +313,31 @@ def _clean(message: str) -> str:
 
 def template_key(message: str) -> str:
     """Apply MASKING_RULES in order to the first MAX_MESSAGE_CHARS code points of the message."""
-    text = message if len(message) <= MAX_MESSAGE_CHARS and message.isascii() else _clean(message)
     # The rules treat the digits 1-9 alike (and 0 too when the text holds no 0x prefix), so a text keys like its
     # digit-folded shape whenever that key keeps no digit: lines that differ only in numbers cost one lookup.
-    keeps_zero = "0x" in text or "0X" in text
     shape: str | bytes
-    if text.isascii():
+    if len(message) <= MAX_MESSAGE_CHARS and message.isascii():
+        text = message
+        keeps_zero = "0x" in text or "0X" in text
         shape = text.encode("ascii").translate(_BYTE_SHAPE if keeps_zero else _BYTE_SHAPE_ALL)
     else:
-        shape = text.translate(_SHAPE if keeps_zero else _SHAPE_ALL)
+        text = _clean(message)
+        keeps_zero = "0x" in text or "0X" in text
+        if text.isascii():
+            shape = text.encode("ascii").translate(_BYTE_SHAPE if keeps_zero else _BYTE_SHAPE_ALL)
+        else:
+            shape = text.translate(_SHAPE if keeps_zero else _SHAPE_ALL)
     key = _LINES.recent.get(shape) or _LINES.get(shape)
     if key is not None:
         return key
+    if len(text) > _LONG_TEXT:
+        chain = _long_chain()
+        if chain is not None:
+            key = chain.key(text)
+            if key is not None:
+                if _DIGITS.search(key) is None:
+                    _LINES.put(shape, key)
+                return key
     partial: tuple[str | bytes, str] | None = None
     if _DIGITS.search(text) is not None:
         # Some keys keep digits (ssh2, SOCKS5). Then the shape plus the digit runs that follow a letter (the only
@@ -358,6 +373,169 @@ def _key_of(text: str) -> str:
     if "<TS> <TS>" in key:
         key = _JOIN_TS.sub("<TS>", key)
     return key
+
+
+_LONG_TEXT = 256  # code points: past this a line's tokens rarely repeat, so the token memo seldom helps
+_FOLD_DIGITS = bytes.maketrans(b"012345678", b"999999999")
+_FOLD_HEX = bytes.maketrans(b"0123456789abcdefABCDEF", b"h" * 22)
+# Finer skip tests for the RE2 chain, where a rule's scan costs more than a few substring searches: every match of
+# the rule holds one of these in the text with its digits folded to 9 (True) or its hex digits to h (False).
+_CLUES: dict[str, tuple[tuple[bool, bytes], ...]] = {
+    "uuid": ((False, b"hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"),),
+    "datetime_iso": ((True, b"9999-99"), (True, b"9999/99"), (True, b"9999.99")),
+    "datetime_http": ((True, b"/9999:9"),),
+    "datetime_text": ((True, b"9:99:99"),),
+    "mac": ((False, b"hh:hh"), (False, b"hh-hh")),
+    "time": ((True, b"9:99:99"),),
+    "date": ((True, b"9/99"),),
+    "ipv6": ((False, b"h:h"), (False, b"::")),  # (H16:){7}H16 holds h:h, every other branch ::
+    "ipv4": ((True, b"9.9"),),
+    "hex": ((False, b"hhhhhh"),),
+    "number_unit": ((True, b"9 "),),
+    "number_unit_again": ((True, b"9 "),),
+}
+
+
+class _Re2Chain:
+    """MASKING_RULES in order, run by RE2 over the UTF-8 bytes of a text: one linear C++ scan per rule, for long
+    lines whose tokens are mostly unique (stack traces, key=value dumps), where masking token by token is slow.
+
+    The same key as the plain chain: the rules are RE2-compatible by construction (ASCII classes, no lookaround,
+    checked by `patterns.sources.masking.rule_issues`), RE2 picks the same leftmost-first match as Python's re, and
+    a rule's ASCII classes never split a multi-byte character, so matching bytes is matching code points. The skip
+    tests are those of _apply."""
+
+    def __init__(self, engine: Any, options: Any) -> None:
+        self.anchor = engine.RE2.Anchor.UNANCHORED
+        self.steps: list[
+            tuple[Any, tuple[bytes | int, ...], Any, tuple[bytes, ...], bool, tuple[tuple[bool, bytes], ...]]
+        ] = []
+        # The whitespace and trim rules run first in Python (as in _key_of): on RE2 they would match every space.
+        rules = zip(MASKING_RULES[_SPACE_RULES:], _COMPILED[_SPACE_RULES:], strict=True)
+        for rule, (_, _, requires, needs_digit) in rules:
+            regexp = engine.RE2(rule.pattern.encode("ascii"), options)
+            if not regexp.ok():
+                raise ValueError(f"RE2 rejects rule {rule.name}")
+            pieces = re.split(r"\\([0-9])", rule.placeholder)
+            template = tuple(int(p) if i % 2 else p.encode("ascii") for i, p in enumerate(pieces) if p)
+            # `\1<X>` after a pattern that opens with group 1: the text up to the group's end is kept whole.
+            lead = template[1] if rule.pattern.startswith("(^|") and len(template) == 2 and template[0] == 1 else None
+            needles = tuple(r.encode("ascii") for r in requires)
+            self.steps.append((regexp, template, lead, needles, needs_digit, _CLUES.get(rule.name, ())))
+
+    def key(self, text: str) -> str | None:
+        """The key of a cleaned text, or None if a rule matched the empty string (then re.sub must decide)."""
+        if text[:1] == " " or text[-1:] == " " or any(odd in text for odd in _ODD_SPACING):
+            text = _SPACES.sub(" ", text).strip(" ")  # exactly the whitespace and trim rules, else no-ops
+        data = text.encode("utf-8")
+        has_digit = _DIGITS.search(text) is not None
+        digits = hexes = b""  # data's folded forms, made when a clue is first needed and after each change
+        for regexp, template, lead, requires, needs_digit, clues in self.steps:
+            if needs_digit and not has_digit:
+                continue
+            # Loops, not any(): a generator per rule and line costs about as much as the substring searches.
+            if requires:
+                for needle in requires:
+                    if needle in data:
+                        break
+                else:
+                    continue
+            if clues:
+                if not digits and data:
+                    digits, hexes = data.translate(_FOLD_DIGITS), data.translate(_FOLD_HEX)
+                for folded, needle in clues:
+                    if needle in (digits if folded else hexes):
+                        break
+                else:
+                    continue
+            replaced = self._sub(regexp, template, lead, data)
+            if replaced is None:
+                return None
+            if replaced is not data:
+                data, digits, hexes = replaced, b"", b""
+        return data.decode("utf-8")
+
+    def _sub(self, regexp: Any, template: tuple[bytes | int, ...], lead: bytes | None, data: bytes) -> bytes | None:
+        match, anchor, end = regexp.Match, self.anchor, len(data)
+        out: list[bytes] = []
+        position = 0
+        while True:
+            # Match treats the bytes before `position` as context, so ^ holds only at 0, as in re.sub.
+            spans = match(anchor, data, position, end)
+            start, stop = spans[0]
+            if start < 0:
+                break
+            if stop == start:
+                return None
+            if lead is not None:
+                out.append(data[position : spans[1][1]])  # group 1 takes part in every match
+                out.append(lead)
+                position = stop
+                continue
+            out.append(data[position:start])
+            for piece in template:
+                if isinstance(piece, bytes):
+                    out.append(piece)
+                else:
+                    group_start, group_stop = spans[piece]
+                    if group_start >= 0:
+                        out.append(data[group_start:group_stop])
+            position = stop
+        if not out:
+            return data
+        out.append(data[position:])
+        return b"".join(out)
+
+
+@lru_cache(maxsize=1)
+def _re2_engine() -> tuple[Any, Any] | None:
+    """google-re2's compiled-regex interface and quiet options, when it is installed (the server has it); the SDK
+    needs no RE2 and then masks and matches long lines in Python, to the same results."""
+    try:
+        from re2 import Options, _re2
+
+        options = Options()
+        options.log_errors = False
+        return _re2, options
+    except Exception:  # no RE2, or a build without this interface
+        return None
+
+
+@lru_cache(maxsize=1)
+def _long_chain() -> _Re2Chain | None:
+    engine = _re2_engine()
+    if engine is None:
+        return None
+    try:
+        return _Re2Chain(*engine)
+    except Exception:  # a rule this RE2 build rejects: mask token by token
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _template_program(template: str) -> Any:
+    """template_to_regex compiled by RE2, or None (no RE2, or a template too large for it)."""
+    engine = _re2_engine()
+    if engine is None:
+        return None
+    program = engine[0].RE2(template_to_regex(template).encode("utf-8"), engine[1])
+    return program if program.ok() else None
+
+
+def _long_key_matches(template: str, key: str) -> bool | None:
+    """template_matches_key for a long, well-formed key (single spaces, none at the ends) in one RE2 pass; None
+    when RE2 cannot answer. The regex and the token walk agree on such keys: both read whole-token `<*>` as any run
+    of tokens and an in-token `<*>` as any run of non-space characters."""
+    if "  " in key or key[0] == " " or key[-1] == " ":
+        return None
+    program = _template_program(template)
+    if program is None:
+        return None
+    try:
+        data = key.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return bool(program.Match(program.Anchor.ANCHOR_BOTH, data, 0, len(data))[0][0] >= 0)
 
 
 def reference_template_key(message: str) -> str:
@@ -413,6 +591,10 @@ def template_matches(template: str, message: str) -> bool:
 
 def template_matches_key(template: str, key: str) -> bool:
     """template_matches for an already computed template key."""
+    if len(key) > _LONG_TEXT:
+        found = _long_key_matches(template, key)
+        if found is not None:
+            return found
     return _match_tokens(_compile_template(template), key.split(" ") if key else [])
 
 

@@ -14,6 +14,9 @@ import pytest
 from lipservice_sdk.signature import (
     MASKING_RULES,
     MAX_MESSAGE_CHARS,
+    _compile_template,
+    _long_chain,
+    _match_tokens,
     reference_template_key,
     signature,
     signature_of_key,
@@ -242,3 +245,145 @@ def test_fast_template_key_equals_the_plain_rule_chain(seed: int) -> None:
 def test_cached_keys_never_leak_between_messages_of_the_same_digit_shape(messages: list[str]) -> None:
     for message in messages * 2:
         assert template_key(message) == reference_template_key(message)
+
+
+def _long_line(rng: random.Random) -> str:
+    """A long line of the kinds masked whole by RE2: a stack trace, a key=value dump, or fuzz pieces, some with
+    non-ASCII text, odd spacing or past MAX_MESSAGE_CHARS."""
+    words = ["alpha", "beta", "gamma", "nodeé", "日本", "s3", "ssh2", "Jun", "Mon", "ms", "id", "x" * 40]
+
+    def word() -> str:
+        return rng.choice(words) + rng.choice(["", "", str(rng.randrange(100)), "_" + rng.choice(words)])
+
+    def value() -> str:
+        return rng.choice(
+            [
+                str(rng.randrange(-(10**6), 10**6)),
+                f"{rng.getrandbits(48):012x}",
+                "550e8400-e29b-41d4-a716-446655440000",
+                f"10.{rng.randrange(256)}.0.{rng.randrange(256)}:{rng.randrange(70000)}",
+                "fe80::1%eth0",
+                "[::1]:443",
+                "2001:db8::ff00:42:8329",
+                "::ffff:10.0.0.1",
+                "aa:bb:cc:dd:ee:ff",
+                "01-23-45-67-89-AB",
+                "aa:bb-cc:dd-ee:0f",
+                "10/Oct/2000:13:55:36 -0700",
+                "Mon, 14 Jun 2021 15:16:01 GMT",
+                "2024/01/02 03:04",
+                "DEADBEEF-0000-4000-8000-00000000CAFE",
+                f"{rng.getrandbits(64):x}",
+                "ops@example.com",
+                f'"{word()}"',
+                f"'{word()}'",
+                "2024-01-02T03:04:05.678Z",
+                "Jun 14 15:16:01",
+                "12/06/2026",
+                f"{rng.randrange(1000)} ms",
+                f"{rng.random():.3f}GB",
+                "0x" + f"{rng.getrandbits(32):x}",
+                "/var/" + word() + "/" + word(),
+                word(),
+                "😀" * rng.randint(1, 3),
+            ]
+        )
+
+    kind = rng.randrange(3)
+    if kind == 0:
+        frames = " ".join(
+            f"at com.{word()}.{word().title()}.{word()}({word().title()}.java:{rng.randrange(1, 3000)})"
+            for _ in range(rng.randint(10, 120))
+        )
+        text = f"java.lang.IllegalStateException: {word()} failed {frames}"
+    elif kind == 1:
+        keys = ["user_id", "sessionId", "token", "key", "apiKey", "trace.id", "ID", "name", word()]
+        text = "context: " + " ".join(f"{rng.choice(keys)}={value()}" for _ in range(rng.randint(20, 400)))
+    else:
+        text = "".join(rng.choice((*_FUZZ_PIECES, " ", value())) for _ in range(rng.randint(200, 2000)))
+    separators = (" ", " ", " ", "  ", "\t", "\n", " \r\n ")
+    return rng.choice(["", " ", "\t"]) + text.replace(" ", rng.choice(separators)) + rng.choice(["", " ", "\n"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_lines_key_as_the_plain_rule_chain(seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = []
+    for _ in range(150):
+        message = _long_line(rng)
+        lengths.append(len(message))
+        assert template_key(message) == reference_template_key(message), message
+    assert max(lengths) > MAX_MESSAGE_CHARS
+    assert sum(1 for n in lengths if n > 512) > 100
+
+
+@needs_re2
+@pytest.mark.parametrize("seed", range(4))
+def test_re2_chain_for_long_lines_equals_the_plain_rule_chain(seed: int) -> None:
+    chain = _long_chain()
+    assert chain is not None
+    rng = random.Random(100 + seed)
+    for _ in range(150):
+        message = _long_line(rng)
+        text = message[:MAX_MESSAGE_CHARS]
+        assert chain.key(text) == reference_template_key(text), text
+    pad = "word " * 60
+    for text in [
+        pad + "10.0.0.1",
+        " " + "é 12 ms " * 100,
+        "\udcff" + "x=1 " * 200,
+        *(
+            pad + value
+            for value in (
+                "01-23-45-67-89-ab",
+                "aa:bb-cc:dd-ee:0f",
+                "fe80::1",
+                "1:2:3:4:5:6:7:8",
+                "10/Oct/2000:13:55:36 -0700",
+                "Jun 14 15:16:01",
+                "5:06:07",
+                "12/06/2026",
+                "2024.01.02",
+                "deadbeef-dead-beef-dead-beefdeadbeef",
+                "a1b2c3",
+                "12 KiB",
+            )
+        ),
+    ]:
+        cleaned = text.encode("utf-8", "replace").decode("utf-8")
+        assert chain.key(cleaned) == reference_template_key(text)
+
+
+def _template_from(rng: random.Random, tokens: list[str]) -> str:
+    out = []
+    for token in tokens:
+        roll = rng.random()
+        if roll < 0.15:
+            out.append("<*>")
+        elif roll < 0.25 and len(token) > 2:
+            cut = rng.randrange(1, len(token))
+            out.append(token[:cut] + "<*>" + token[cut + 1 :] if rng.random() < 0.5 else "<*>" + token[cut:])
+        elif roll < 0.28:
+            continue
+        elif roll < 0.31:
+            out.extend([token, rng.choice(["x", "<*>", "a<*>b"])])
+        else:
+            out.append(token)
+    return " ".join(out)
+
+
+@needs_re2
+@pytest.mark.parametrize("seed", range(4))
+def test_long_keys_match_templates_as_the_token_walk_does(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["a", "b", "ab", "<NUM>", "x.y", "a1", "é", "<*>", "at", "com.a.B(C.java:<NUM>)", "k=<ID>"]
+    outcomes = set()
+    for _ in range(400):
+        tokens = [rng.choice(words) for _ in range(rng.randint(60, 200))]
+        key = " ".join(tokens)
+        other = [rng.choice(words) for _ in range(rng.randint(60, 200))]
+        for template in (_template_from(rng, tokens), _template_from(rng, other), "<*> " + " ".join(tokens[-3:])):
+            expected = _match_tokens(_compile_template(template), key.split(" "))
+            assert template_matches_key(template, key) is expected, (template, key)
+            outcomes.add(expected)
+    assert outcomes == {True, False}

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from patterns.engine.logformat import LogFormat, ReadStats, parse_json_line, read_records
+from patterns.engine.logformat import (
+    LogFormat,
+    ReadStats,
+    parse_json_line,
+    parse_json_message,
+    read_lines,
+    read_records,
+)
 from patterns.engine.miner import Miner
 
 
@@ -100,6 +107,36 @@ def test_non_object_json_is_not_a_json_record(line: str) -> None:
 def test_json_timestamps_accept_iso_and_epoch_units() -> None:
     assert parse_json_line('{"msg": "a", "timestamp": "2024-01-01T00:00:00Z"}').timestamp == 1704067200.0  # type: ignore[union-attr]
     assert parse_json_line('{"msg": "a", "ts": 1704067200123}').timestamp == pytest.approx(1704067200.123)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"message": "m", "level": "warn", "timestamp": 1704067200.5, "attributes": {"a": [1, 2.5, null]}}',
+        '{"message": "dup", "message": "last", "level": "INFO", "level": "ERROR"}',
+        '{"body": {"n": 18446744073709551616, "m": -9223372036854775809}, "level": "info"}',
+        '{"msg": "big level", "level": 123456789012345678901234567890}',
+        '{"msg": "big level number", "severity_number": 99999999999999999999}',
+        '{"msg": "big time", "timestamp": 123456789012345678901234567890}',
+        '{"msg": "huge time", "ts": 1' + "0" * 400 + "}",
+        '{"msg": "nan", "timestamp": NaN, "level": "debug"}',
+        '{"msg": "inf", "timestamp": Infinity}',
+        '{"msg": "-inf", "time": -Infinity, "ts": 5}',
+        '{"msg": "1e400", "ts": 1e400}',
+        '{"message": "lone \\ud800 surrogate"}',
+        '{"message": "pair \\ud83d\\ude00 ok", "level": 17}',
+        '{"message": null, "msg": "second field", "level": true, "severity": "fatal"}',
+        '{"log": ["a", 1], "level": 3.0}',
+        '{"message": "deep", "x": ' + "[" * 2000 + "]" * 2000 + "}",
+        '  {"message": "padded"}  ',
+        '{"message": "a\x01b"}',
+        '{"message": "x"} trailing',
+    ],
+)
+def test_json_message_for_mining_is_read_as_the_json_record(line: str) -> None:
+    record = parse_json_line(line)
+    expected = None if record is None else (record.message, record.level, record.timestamp)
+    assert parse_json_message(line) == expected
 
 
 def _mine(path: Path, log_format: str | None = None) -> tuple[ReadStats, Miner]:
@@ -195,3 +232,29 @@ def test_lines_across_read_blocks_and_a_truncated_line_keep_their_order(tmp_path
     assert lines[:15_000] == short[:15_000]
     assert lines[15_000] == "z" * MAX_LINE_BYTES
     assert lines[15_001:] == short[15_000:]
+
+
+def test_lines_are_decoded_as_each_line_alone_would_be(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    pieces = [
+        b"a",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b" ",
+        b"\xe2",
+        b"\x82",
+        b"\xac",
+        b"\xf0\x9f",
+        b"\xff",
+        b"\xc3",
+        "é😀".encode(),
+    ]
+    path = tmp_path / "mixed.log"
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+        path.write_bytes(data)
+        parts = data.split(b"\n")
+        if parts[-1] == b"":
+            parts.pop()
+        assert list(read_lines(path)) == [p.rstrip(b"\r").decode("utf-8", "replace") for p in parts]
