@@ -170,7 +170,8 @@ def test_a_team_admin_chooses_the_scope_of_a_new_key_and_it_works_as_chosen(tena
     assert Client().get("/api/v1/team", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
 
     # What the add form offers unless the admin picks otherwise: the app's scope.
-    assert client.get(_url(ApiKey, "add")).context_data["adminform"].form["scope"].initial == ApiKey.Scope.SDK
+    form = _context(client.get(_url(ApiKey, "add")))["adminform"].form
+    assert form["scope"].initial == ApiKey.Scope.SDK
 
 
 def test_the_scope_of_an_existing_key_cannot_be_widened_in_the_admin(tenants: Any) -> None:
