@@ -211,7 +211,6 @@ _LINES = _Memo()
 _MESSAGE_MEMO_CHARS = 512  # longer lines are rarely repeated exactly and would crowd the message memo
 _HEX_CHARS = "0123456789abcdefABCDEF"
 _HEX_CLASSES = str.maketrans(_HEX_CHARS, "9999999999aaaaaaaaaaaa")
-_HEXED = _Memo()  # keys by _hex_shape, for lines whose hex values (a3f9c1) miss the digit-shape memo
 _PARTIAL = _Memo()  # "" marks a partial shape whose folded digits can survive into the key
 _AFTER_LETTER = re.compile("(?<=[A-Za-z])[0-9]+")
 _FOLDABLE = re.compile("(?<![A-Za-z0-9])[0-9]+")
@@ -339,11 +338,6 @@ def template_key(message: str) -> str:
                 if _DIGITS.search(key) is None:
                     _LINES.put(shape, key)
                 return key
-    hexed = _hex_shape(text)
-    if hexed is not None:
-        key = _HEXED.recent.get(hexed) or _HEXED.get(hexed)
-        if key is not None:
-            return key
     partial: tuple[str | bytes, str] | None = None
     if _DIGITS.search(text) is not None:
         # Some keys keep digits (ssh2, SOCKS5). Then the shape plus the digit runs that follow a letter (the only
@@ -353,8 +347,6 @@ def template_key(message: str) -> str:
         if cached:
             return cached
     key = _key_of(text)
-    if hexed is not None and _hex_tokens_masked(text):
-        _HEXED.put(hexed, key)
     if _DIGITS.search(key) is None:
         _LINES.put(shape, key)
     elif partial is not None and _PARTIAL.get(partial) is None:
@@ -362,39 +354,6 @@ def template_key(message: str) -> str:
         nines = _key_of(_fold(text, keeps_zero, _NINES))
         _PARTIAL.put(partial, nines if nines == _key_of(_fold(text, keeps_zero, _EIGHTS)) else "")
     return key
-
-
-def _hex_shape(text: str) -> str | None:
-    """The text with each token of hex characters that holds a digit replaced by its class pattern, when the text
-    is keyed token by token (spaced plainly, no _CROSS_TOKEN hit) and holds such a token; else None.
-
-    Such a line's key is its tokens' masks joined (then datetime_join), and a hex token's mask is decided by its
-    class pattern whenever it is <HEX> or <NUM> (see _TokenMasker._miss): so two texts with the same shape have
-    the same key if every hex token of one masks to <HEX> or <NUM>, which _hex_tokens_masked checks before a key
-    is kept under its shape. A class pattern holds a 9, and a token of 9s and a's with a 9 is itself a hex token
-    with a digit, so a kept token never reads as a class pattern."""
-    if not text or text[0] == " " or text[-1] == " " or any(odd in text for odd in _ODD_SPACING):
-        return None
-    if _CROSS_TOKEN.search(text) is not None:
-        return None
-    folded = False
-    tokens = text.split(" ")
-    for index, token in enumerate(tokens):
-        if not token.strip(_HEX_CHARS):
-            classes = token.translate(_HEX_CLASSES)
-            if "9" in classes:
-                tokens[index] = classes
-                folded = True
-    return " ".join(tokens) if folded else None
-
-
-def _hex_tokens_masked(text: str) -> bool:
-    """Does every token of hex characters holding a digit mask to <HEX> or <NUM> (so its class decides it)?"""
-    return all(
-        _ALL_TOKENS.mask(token) in ("<HEX>", "<NUM>")
-        for token in text.split(" ")
-        if not token.strip(_HEX_CHARS) and _DIGITS.search(token) is not None
-    )
 
 
 def _fold(text: str, keeps_zero: bool, tables: tuple[dict[int, int], dict[int, int]]) -> str:
