@@ -240,11 +240,87 @@ def test_fast_template_key_equals_the_plain_rule_chain(seed: int) -> None:
         ["code 0x5 failed", "code 1x5 failed", "code 0x7 failed"],
         ["port 8080 ssh2", "port 1 ssh3", "port 0 ssh2"],
         ["é 12 ok", "é 99 ok", "é 1.5 ok"],
+        ["iar 5aBc 5 18:01:47", "iar 5Dec 5 18:01:47", "iar 1fEB 1 18:01:47", "iar 1Feb 1 18:01:47"],
+        ["at c05137a0 mask 0xa3", "at b05137a0 mask 0xa3", "at 5d05137a mask 0xa3", "at 5dead12 mask 0x1"],
     ],
 )
 def test_cached_keys_never_leak_between_messages_of_the_same_digit_shape(messages: list[str]) -> None:
     for message in messages * 2:
         assert template_key(message) == reference_template_key(message)
+
+
+_HEX_LIKE = ("Dec5", "5Dec", "Feb12", "12", "0", "7B", "B", "dead", "be", "e2", "1e5", "0x1f", "aB3", "1KB", "ms")
+_WORDS = (
+    "iar",
+    "dear",
+    "mask",
+    "at",
+    "Dec",
+    "Feb",
+    "Jun",
+    "KB",
+    "B",
+    "ms",
+    "12",
+    "3",
+    "-4",
+    "+7",
+    "18:01:47",
+    "id=",
+    "x",
+    "(",
+    ")",
+    ",",
+    "2015-10-18",
+    "10.0.0.1",
+    "ssh2",
+    "blk_",
+    "=",
+    ":",
+    "::",
+    "é",
+)
+
+
+def _hex_token(rng: random.Random) -> str:
+    if rng.random() < 0.2:
+        return rng.choice(_HEX_LIKE)
+    return "".join(rng.choice(("0123456789", "abcdef", "ABCDEF")[rng.randrange(3)]) for _ in range(rng.randint(1, 14)))
+
+
+def _redrawn(rng: random.Random, token: str) -> str:
+    """The token with each hex digit redrawn within its class (a digit stays a digit, a-fA-F stays a letter)."""
+    if rng.random() < 0.3:
+        return token  # kept as drawn, so that spelled months and units (5Dec, 7B) meet their redrawn twins
+    out = []
+    for c in token:
+        if c.isdigit():
+            out.append(rng.choice("0123456789"))
+        elif c in "abcdefABCDEF":
+            out.append(rng.choice("abcdefABCDEF"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_with_hex_values_of_one_class_key_as_the_plain_rule_chain(seed: int) -> None:
+    # Hex values of one digit/letter class share the token memo's class entry: each line must still key exactly as
+    # the plain chain does, whatever surrounds the values (months, units, numbers, = and punctuation).
+    rng = random.Random(seed)
+    for _ in range(300):
+        slots = []
+        for _ in range(rng.randint(1, 10)):
+            roll = rng.random()
+            if roll < 0.45:
+                slots.append(_hex_token(rng))
+            elif roll < 0.6:
+                slots.append(rng.choice(_WORDS) + _hex_token(rng) + rng.choice(("", ",", ")", ":", "=", ".")))
+            else:
+                slots.append(rng.choice(_WORDS))
+        for _ in range(8):
+            message = " ".join(_redrawn(rng, token) for token in slots)
+            assert template_key(message) == reference_template_key(message), message
 
 
 def _long_line(rng: random.Random) -> str:
