@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from django.db import models
 from django.db.models import Q
 
@@ -130,9 +133,7 @@ class AnalysisRun(models.Model):
 
 # The delivery losses a stats batch carries (the SDK's counter names) and the condition that it carries any.
 DELIVERY_LOSS_FIELDS = ("errors_lost", "shed_errors", "export_failed", "shed", "spool_corrupt")
-ANY_DELIVERY_LOSS = (
-    Q(errors_lost__gt=0) | Q(shed_errors__gt=0) | Q(export_failed__gt=0) | Q(shed__gt=0) | Q(spool_corrupt__gt=0)
-)
+ANY_DELIVERY_LOSS = reduce(operator.or_, (Q(**{f"{name}__gt": 0}) for name in DELIVERY_LOSS_FIELDS))
 
 
 class StatsBatch(models.Model):
