@@ -8,22 +8,41 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
+import math
+import multiprocessing as mp
+import os
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from lipservice_sdk.severity import normalize_severity
+import numpy as np
+from lipservice_sdk.severity import SEVERITIES, normalize_severity
 from lipservice_sdk.signature import template_key
 
-from patterns.engine.logformat import LogFormat, ReadStats, parse_json_message, read_lines, read_records
+from patterns.engine.logformat import (
+    LogFormat,
+    ReadStats,
+    line_ranges,
+    parse_json_line,
+    parse_json_message,
+    read_lines,
+)
 from patterns.engine.miner import Miner
+from patterns.engine.redaction import redact_key
 
 TOP = 10
 MINE_EVERY_KEYS = 50_000
+MAX_WORKERS = 8
+CHUNK_BYTES = 1 << 20  # a reader process's share of a file at a time
+CHUNK_LINES = 16_384  # lines read at a time in this process
+IN_FLIGHT_BYTES = 128 << 20  # read ahead of the miner, at most
+PARALLEL_BYTES = 8 << 20  # smaller files are read here: starting readers would cost more than it saves
 NAME = "mine_patterns"
 HELP = "Mine INPUT (plain text or JSON lines, .gz allowed) into patterns and print the top ones."
 
@@ -42,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignments", type=Path, help="Write LineId,PatternId,Template for every line.")
     parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
     parser.add_argument("--top", type=int, default=TOP)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"Processes that read and mask a large plain file (default: one per CPU, at most {MAX_WORKERS}; "
+        "1 reads it in this process). The result is the same whatever the number.",
+    )
 
 
 def _parse_format(value: str | None) -> LogFormat | None:
@@ -53,31 +78,300 @@ def _parse_format(value: str | None) -> LogFormat | None:
         raise MiningInputError(f"--log-format: {exc}") from exc
 
 
-_Line = tuple[str, str, float | None]  # message, severity, timestamp
+class _Chunk:
+    """What reading a run of lines gives back: per record its reader-local key id, bytes, level and time, and the
+    keys this reader had not handed back before (with the first message and record position of each)."""
+
+    __slots__ = (
+        *("empty", "examples", "firsts", "ids", "json", "keys", "levels", "line_numbers", "lines", "parsed"),
+        *("reader", "redacted", "sizes", "times", "truncated", "unparsed"),
+    )
+
+    def __init__(self, reader: int) -> None:
+        self.reader = reader
+        self.keys: list[str] = []
+        self.redacted: list[str | None] = []  # redact_key of each key, None where it is the key itself
+        self.examples: list[str] = []
+        self.firsts = array("q")
+        self.ids = array("q")
+        self.sizes = array("q")
+        self.levels = array("B")
+        self.times = array("d")
+        self.line_numbers = array("q")
+        self.lines = self.empty = self.json = self.parsed = self.unparsed = self.truncated = 0
 
 
-def _plain_lines(path: Path, stats: ReadStats) -> Iterator[_Line]:
-    """Lines mined whole (no format): only JSON objects are parsed, the rest is read as INFO text."""
-    info = normalize_severity(None)
-    for line in read_lines(path, stats):
-        stats.lines += 1
-        if line[:1] == "{" or line[:1].isspace() or not line:
-            if not line.strip():
-                stats.empty += 1
-                continue
-            parts = parse_json_message(line) if line.lstrip().startswith("{") else None
-            if parts is not None:
-                stats.json += 1
-                stats.parsed += 1
-                yield parts
-                continue
-        stats.unparsed += 1
-        yield line, info, None
+_LEVEL_CODES = {name: code for code, name in enumerate(SEVERITIES)}
+_READER_KEYS_KEPT = 200_000  # a reader forgets the keys it has handed back past this; the merger knows them anyway
 
 
-def _formatted_lines(path: Path, log_format: LogFormat, stats: ReadStats) -> Iterator[_Line]:
-    for record in read_records(path, log_format, stats):
-        yield record.message, record.level, record.timestamp
+class _Reader:
+    """Reads lines into chunks: JSON objects by their fields, other lines whole (as INFO) or by --log-format."""
+
+    def __init__(self, log_format: LogFormat | None, assign: bool) -> None:
+        self.log_format = log_format
+        self.assign = assign
+        self.seen: dict[str, int] = {}
+        self.next_id = 0
+        self.reader = os.getpid()
+
+    def chunk(self, lines: Iterable[str], stats: ReadStats) -> _Chunk:
+        if os.getpid() != self.reader:  # a forked copy: its key ids start afresh under its own name
+            self.seen = {}
+            self.next_id = 0
+            self.reader = os.getpid()
+        out = _Chunk(self.reader)
+        seen = self.seen
+        get = seen.get
+        key_of = template_key
+        codes = _LEVEL_CODES
+        nan = math.nan
+        ids, sizes, levels, times = out.ids, out.sizes, out.levels, out.times
+        parser = self.log_format
+        info = codes[normalize_severity(None)]
+        numbered = self.assign
+        number = 0
+        for line in lines:
+            number += 1
+            if parser is None:
+                head = line[:1]
+                parts = None
+                if head == "{" or head.isspace() or not line:
+                    if head == "{":
+                        parts = parse_json_message(line)
+                    elif not line.strip():
+                        out.empty += 1
+                        continue
+                    elif line.lstrip().startswith("{"):
+                        parts = parse_json_message(line)
+                if parts is not None:
+                    out.json += 1
+                    message, level, timestamp = parts
+                    code = codes[level]
+                else:
+                    out.unparsed += 1
+                    message, code, timestamp = line, info, None
+            else:
+                if not line.strip():
+                    out.empty += 1
+                    continue
+                record = parse_json_line(line) if line.lstrip().startswith("{") else None
+                if record is not None:
+                    out.json += 1
+                else:
+                    record = parser.parse(line)
+                if record.parsed:
+                    out.parsed += 1
+                else:
+                    out.unparsed += 1
+                message, code, timestamp = record.message, codes[record.level], record.timestamp
+            key = key_of(message)
+            local = get(key)
+            if local is None:
+                if len(seen) >= _READER_KEYS_KEPT:
+                    seen.clear()
+                local = seen[key] = self.next_id
+                self.next_id += 1
+                out.keys.append(key)
+                stored = redact_key(key)
+                out.redacted.append(None if stored == key else stored)
+                out.examples.append(message)
+                out.firsts.append(len(ids))
+            ids.append(local)
+            sizes.append(len(message) if message.isascii() else len(message.encode("utf-8", "replace")))
+            levels.append(code)
+            times.append(nan if timestamp is None else timestamp)
+            if numbered:
+                out.line_numbers.append(number)
+        out.lines = number
+        if parser is None:
+            out.parsed = out.json
+        out.truncated = stats.truncated
+        return out
+
+
+# A forked reader process finds its reader here (set before the pool starts).
+_READER: _Reader | None = None
+_PATH: Path | None = None
+
+
+def _read_range(bounds: tuple[int, int]) -> _Chunk:
+    assert _READER is not None and _PATH is not None
+    stats = ReadStats()
+    return _READER.chunk(read_lines(_PATH, stats, *bounds), stats)
+
+
+class _Tally:
+    """Counts per key (lines, bytes, levels, first and last time), merged chunk by chunk in file order, handing the
+    counts to the miner every MINE_EVERY_KEYS new keys exactly as a line-by-line reading would."""
+
+    def __init__(self, miner: Miner, assign: bool) -> None:
+        self.miner = miner
+        self.key_index: dict[str, int] = {}
+        self.keys: list[str] = []
+        self.redacted: list[str | None] = []
+        self.examples: list[str] = []
+        self.counts = np.zeros(1024, np.int64)
+        self.sizes = np.zeros(1024, np.int64)
+        self.levels = np.zeros((1024, len(SEVERITIES)), np.int64)
+        self.first = np.full(1024, np.inf)
+        self.last = np.full(1024, -np.inf)
+        self.readers: dict[int, np.ndarray] = {}
+        self.mapped: dict[int, int] = {}
+        self.pushed = 0
+        self.stats = ReadStats()
+        self.assign = assign
+        self.line_ids: list[np.ndarray] = []
+        self.line_keys: list[np.ndarray] = []
+
+    def add(self, chunk: _Chunk) -> None:
+        ids = np.frombuffer(chunk.ids, np.int64)
+        mapping = self.readers.get(chunk.reader)
+        if mapping is None:
+            mapping = self.readers[chunk.reader] = np.zeros(1024, np.int64)
+        mapped = self.mapped.get(chunk.reader, 0)
+        if mapped + len(chunk.keys) > len(mapping):
+            mapping = self.readers[chunk.reader] = _grown(mapping, mapped + len(chunk.keys))
+        self._reserve(len(self.keys) + len(chunk.keys))
+        done = 0
+        key_index, keys, examples, redacted = self.key_index, self.keys, self.examples, self.redacted
+        fresh = zip(chunk.keys, chunk.redacted, chunk.examples, chunk.firsts, strict=True)
+        for key, stored, example, first in fresh:
+            index = key_index.get(key)
+            if index is None:
+                index = len(keys)
+                if index - self.pushed >= MINE_EVERY_KEYS:
+                    # Streams whose values the masking cannot see have a key per line: mining a batch lets later
+                    # keys be matched to its patterns, which is far cheaper than clustering every key at once.
+                    self._count(chunk, ids[done:first], mapping, done)
+                    done = first
+                    self.push(index)
+                    self.miner.mine()
+                    self.pushed = index
+                key_index[key] = index
+                keys.append(key)
+                redacted.append(key if stored is None else stored)
+                examples.append(example)
+            mapping[mapped] = index
+            mapped += 1
+        self.mapped[chunk.reader] = mapped
+        self._count(chunk, ids[done:], mapping, done)
+        if self.assign:
+            self.line_ids.append(np.frombuffer(chunk.line_numbers, np.int64) + self.stats.lines)
+            self.line_keys.append(mapping[ids])
+        stats = self.stats
+        stats.lines += chunk.lines
+        stats.empty += chunk.empty
+        stats.json += chunk.json
+        stats.parsed += chunk.parsed
+        stats.unparsed += chunk.unparsed
+        stats.truncated += chunk.truncated
+
+    def _reserve(self, size: int) -> None:
+        if size > len(self.counts):
+            self.counts = _grown(self.counts, size)
+            self.sizes = _grown(self.sizes, size)
+            self.levels = _grown(self.levels, size)
+            self.first = _grown(self.first, size, np.inf)
+            self.last = _grown(self.last, size, -np.inf)
+
+    def _count(self, chunk: _Chunk, ids: np.ndarray, mapping: np.ndarray, offset: int) -> None:
+        if not len(ids):
+            return
+        end = offset + len(ids)
+        keys, inverse = np.unique(mapping[ids], return_inverse=True)
+        lines = np.bincount(inverse, minlength=len(keys))
+        self.counts[keys] += lines
+        sizes = np.frombuffer(chunk.sizes, np.int64)[offset:end]
+        self.sizes[keys] += np.bincount(inverse, weights=sizes, minlength=len(keys)).round().astype(np.int64)
+        levels = np.frombuffer(chunk.levels, np.uint8)[offset:end]
+        width = len(SEVERITIES)
+        tally = np.bincount(inverse * width + levels, minlength=len(keys) * width).reshape(len(keys), width)
+        self.levels[keys] += tally
+        times = np.frombuffer(chunk.times, np.float64)[offset:end]
+        timed = ~np.isnan(times)
+        if timed.any():
+            at, when = inverse[timed], times[timed]
+            first = np.full(len(keys), np.inf)
+            last = np.full(len(keys), -np.inf)
+            np.minimum.at(first, at, when)
+            np.maximum.at(last, at, when)
+            self.first[keys] = np.minimum(self.first[keys], first)
+            self.last[keys] = np.maximum(self.last[keys], last)
+
+    def push(self, upto: int) -> None:
+        """Hand the counts gathered so far to the miner and start those keys afresh: a key seen again later adds only
+        its new lines, so nothing is counted twice."""
+        counted = np.flatnonzero(self.counts[:upto])
+        if not len(counted):
+            return
+        counts = self.counts[counted].tolist()
+        sizes = self.sizes[counted].tolist()
+        levels = self.levels[counted].tolist()
+        first = self.first[counted].tolist()
+        last = self.last[counted].tolist()
+        keys, examples, redacted, add = self.keys, self.examples, self.redacted, self.miner.add_key_counts
+        for i, index in enumerate(counted.tolist()):
+            add(
+                keys[index],
+                counts[i],
+                sizes[i],
+                first_seen=None if first[i] == math.inf else first[i],
+                last_seen=None if last[i] == -math.inf else last[i],
+                severities={SEVERITIES[code]: n for code, n in enumerate(levels[i]) if n},
+                example=examples[index],
+                redacted=redacted[index],
+            )
+        self.counts[counted] = 0
+        self.sizes[counted] = 0
+        self.levels[counted] = 0
+        self.first[counted] = np.inf
+        self.last[counted] = -np.inf
+
+
+def _grown(values: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
+    grown = np.full((max(size, 2 * len(values)), *values.shape[1:]), fill, values.dtype)
+    grown[: len(values)] = values
+    return grown
+
+
+def default_workers() -> int:
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def _chunks(path: Path, log_format: LogFormat | None, assign: bool, workers: int) -> Iterator[_Chunk]:
+    """The file's lines as chunks in file order: read by `workers` forked processes a byte range each when the file
+    is a large plain one, else here, CHUNK_LINES lines at a time."""
+    global _READER, _PATH
+    reader = _Reader(log_format, assign)
+    plain = path.suffix != ".gz"
+    if workers > 1 and plain and path.stat().st_size >= PARALLEL_BYTES and "fork" in mp.get_all_start_methods():
+        _READER, _PATH = reader, path
+        try:
+            ranges = line_ranges(path, CHUNK_BYTES)
+            with mp.get_context("fork").Pool(workers) as pool:
+                # Readers go on while the miner mines a batch, up to IN_FLIGHT_BYTES of the file read ahead.
+                pending: deque[Any] = deque()
+                todo = iter(ranges)
+                for bounds in itertools.islice(todo, max(4 * workers, IN_FLIGHT_BYTES // CHUNK_BYTES)):
+                    pending.append(pool.apply_async(_read_range, (bounds,)))
+                while pending:
+                    chunk = pending.popleft().get()
+                    for bounds in itertools.islice(todo, 1):
+                        pending.append(pool.apply_async(_read_range, (bounds,)))
+                    yield chunk
+        finally:
+            _READER = _PATH = None
+        return
+    stats = ReadStats()
+    lines = read_lines(path, stats)
+    while True:
+        batch = list(itertools.islice(lines, CHUNK_LINES))
+        if not batch:
+            return
+        chunk = reader.chunk(batch, stats)
+        stats.truncated = 0  # counted in the chunk that read them
+        yield chunk
 
 
 def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterator[Any]], Iterator[Any]]) -> None:
@@ -86,113 +380,21 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
     if not path.is_file():
         raise MiningInputError(f"{path}: no such file")
     log_format = _parse_format(options.get("log_format"))
-    stats = ReadStats()
-    key_index: dict[str, int] = {}
-    keys: list[str] = []
-    counts: list[int] = []
-    sizes: list[int] = []
-    examples: list[str] = []
-    levels: list[dict[str, int]] = []
-    plain: list[int] = []
-    info = normalize_severity(None)
-    first: list[float | None] = []
-    last: list[float | None] = []
-    line_ids = array("q")
-    line_keys = array("l")
+    workers = options.get("workers")
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise MiningInputError("--workers: at least 1")
     assign = bool(options.get("assignments"))
     miner = Miner()
-    pushed = 0
-
-    def push(upto: int) -> None:
-        # Hand the counts gathered so far to the miner and start those keys afresh: a key seen again later adds
-        # only its new lines, so nothing is counted twice.
-        for index in range(upto):
-            if plain[index]:
-                tally = levels[index]
-                tally[info] = tally.get(info, 0) + plain[index]
-                plain[index] = 0
-            if counts[index]:
-                miner.add_key_counts(
-                    keys[index],
-                    counts[index],
-                    sizes[index],
-                    first_seen=first[index],
-                    last_seen=last[index],
-                    severities=levels[index],
-                    example=examples[index],
-                )
-                counts[index] = sizes[index] = 0
-                levels[index] = {}
-                first[index] = last[index] = None
-
-    def new_key(key: str, message: str, timestamp: float | None) -> int:
-        nonlocal pushed
-        index = key_index[key] = len(keys)
-        keys.append(key)
-        counts.append(0)
-        sizes.append(0)
-        plain.append(0)
-        examples.append(message)
-        levels.append({})
-        first.append(timestamp)
-        last.append(timestamp)
-        if index - pushed >= MINE_EVERY_KEYS:
-            # Streams whose values the masking cannot see have a key per line: mining a batch lets later keys
-            # be matched to its patterns, which is far cheaper than clustering every key at once.
-            push(index)
-            miner.mine()
-            pushed = index
-        return index
-
+    tally = _Tally(miner, assign)
     started = time.perf_counter()
-    key_of = template_key
-    if log_format is None and not assign:
-        # The common case, a file of plain lines, in one loop: a text line is INFO with no time, so only its
-        # count and bytes are kept per line and its severity tally is filled in when the key is handed over.
-        get = key_index.get
-        for line in progress(read_lines(path, stats)):
-            head = line[:1]
-            if head == "{" or head.isspace() or not line:
-                if head == "{":
-                    parts = parse_json_message(line)
-                elif not line.strip():
-                    stats.empty += 1
-                    continue
-                else:
-                    parts = parse_json_message(line) if line.lstrip().startswith("{") else None
-                if parts is not None:
-                    stats.json += 1
-                    message, level, timestamp = parts
-                    key = key_of(message)
-                    index = get(key)
-                    if index is None:
-                        index = new_key(key, message, timestamp)
-                    _count_record(index, message, level, timestamp, counts, sizes, levels, first, last)
-                    continue
-            stats.unparsed += 1
-            key = key_of(line)
-            index = get(key)
-            if index is None:
-                index = new_key(key, line, None)
-            counts[index] += 1
-            plain[index] += 1
-            sizes[index] += len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
-        stats.lines = stats.empty + stats.json + stats.unparsed
-        stats.parsed = stats.json
-    else:
-        lines = _plain_lines(path, stats) if log_format is None else _formatted_lines(path, log_format, stats)
-        for message, level, timestamp in progress(lines):
-            key = key_of(message)
-            index = key_index.get(key)
-            if index is None:
-                index = new_key(key, message, timestamp)
-            _count_record(index, message, level, timestamp, counts, sizes, levels, first, last)
-            if assign:
-                line_ids.append(stats.lines)
-                line_keys.append(index)
-    push(len(keys))
+    for chunk in progress(_chunks(path, log_format, assign, workers)):
+        tally.add(chunk)
+    tally.push(len(tally.keys))
     miner.mine()
     seconds = time.perf_counter() - started
+    stats = tally.stats
+    keys = tally.keys
     lines_read = stats.lines - stats.empty
     patterns = miner.patterns()
     by_id = {p.id: p for p in patterns}
@@ -201,10 +403,11 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
         with Path(options["assignments"]).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["LineId", "PatternId", "Template"])
-            for line_id, index in zip(line_ids, line_keys, strict=True):
-                pattern_id = key_pattern[index]
-                template = by_id[pattern_id].template if pattern_id in by_id else ""
-                writer.writerow([line_id, pattern_id, template])
+            for ids, indexes in zip(tally.line_ids, tally.line_keys, strict=True):
+                for line_id, index in zip(ids.tolist(), indexes.tolist(), strict=True):
+                    pattern_id = key_pattern[index]
+                    template = by_id[pattern_id].template if pattern_id in by_id else ""
+                    writer.writerow([line_id, pattern_id, template])
     total = sum(p.count for p in patterns)
     top = int(options.get("top") or TOP)
     summary = {
@@ -231,29 +434,6 @@ def mine_file(options: dict[str, Any], out: _Output, progress: Callable[[Iterato
         out.write(json.dumps(summary, indent=2) + "\n")
         return
     out.write(_text(summary, log_format is not None) + "\n")
-
-
-def _count_record(
-    index: int,
-    message: str,
-    level: str,
-    timestamp: float | None,
-    counts: list[int],
-    sizes: list[int],
-    levels: list[dict[str, int]],
-    first: list[float | None],
-    last: list[float | None],
-) -> None:
-    if timestamp is not None:
-        seen_first, seen_last = first[index], last[index]
-        if seen_first is None or timestamp < seen_first:
-            first[index] = timestamp
-        if seen_last is None or timestamp > seen_last:
-            last[index] = timestamp
-    counts[index] += 1
-    sizes[index] += len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
-    tally = levels[index]
-    tally[level] = tally.get(level, 0) + 1
 
 
 def _text(summary: dict[str, Any], formatted: bool) -> str:
@@ -290,8 +470,15 @@ def _tqdm_progress(options: dict[str, Any]) -> Callable[[Iterator[Any]], Iterato
         return _identity
     from tqdm import tqdm
 
-    def bar(lines: Iterator[Any]) -> Iterator[Any]:
-        return iter(tqdm(lines, unit=" lines", unit_scale=True, file=sys.stderr))
+    def bar(chunks: Iterator[Any]) -> Iterator[Any]:
+        # The first chunk is asked for before the bar starts its monitor thread, so readers fork from one thread.
+        first = next(chunks, None)
+        if first is None:
+            return
+        with tqdm(unit=" lines", unit_scale=True, file=sys.stderr) as shown:
+            for chunk in itertools.chain((first,), chunks):
+                yield chunk
+                shown.update(chunk.lines)
 
     return bar
 

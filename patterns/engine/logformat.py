@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import itertools
 import json
 import math
 import re
@@ -205,17 +206,26 @@ _LEVELS_KEPT = 1024
 _BLOCK_BYTES = 1 << 20
 
 
-def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str]:
-    """Lines of a plain or .gz file as text: invalid UTF-8 replaced, lines over MAX_LINE_BYTES truncated."""
+def read_lines(
+    path: str | Path, stats: ReadStats | None = None, start: int = 0, end: int | None = None
+) -> Iterator[str]:
+    """Lines of a plain or .gz file as text: invalid UTF-8 replaced, lines over MAX_LINE_BYTES truncated.
+
+    `start` and `end` read the lines of a byte range of a plain file, both at line starts (see line_ranges)."""
     counters = stats if stats is not None else ReadStats()
     with _open(Path(path)) as handle:
+        if start:
+            handle.seek(start)
+        left = -1 if end is None else end - start
         # Read in blocks and split them: per-line reads cost more than masking a line does.
         rest = b""
         skipping = False
-        while True:
-            block = handle.read(_BLOCK_BYTES)
+        while left:
+            block = handle.read(_BLOCK_BYTES if left < 0 else min(_BLOCK_BYTES, left))
             if not block:
                 break
+            if left > 0:
+                left -= len(block)
             lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
             rest = lines.pop()
             if skipping:
@@ -244,6 +254,28 @@ def read_lines(path: str | Path, stats: ReadStats | None = None) -> Iterator[str
                 skipping = True
         if rest and not skipping:
             yield rest.rstrip(b"\r").decode("utf-8", "replace")
+
+
+def line_ranges(path: str | Path, size: int) -> list[tuple[int, int]]:
+    """A plain file cut into byte ranges of about `size` bytes, each starting at the start of a line."""
+    total = Path(path).stat().st_size
+    cuts = [0]
+    with Path(path).open("rb") as handle:
+        while cuts[-1] + size < total:
+            handle.seek(cuts[-1] + size)
+            cut = -1
+            while cut < 0:
+                piece = handle.read(1 << 16)
+                if not piece:
+                    break
+                found = piece.find(b"\n")
+                if found >= 0:
+                    cut = handle.tell() - len(piece) + found + 1
+            if cut < 0 or cut >= total:
+                break
+            cuts.append(cut)
+    cuts.append(total)
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def read_records(

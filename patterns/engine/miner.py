@@ -148,10 +148,13 @@ class Miner:
         last_seen: float | None = None,
         severities: Mapping[str, int] | None = None,
         example: str | None = None,
+        redacted: str | None = None,
     ) -> None:
-        """Record `count` lines (`size` bytes) of an already masked key, e.g. a ClickHouse GROUP BY row."""
+        """Record `count` lines (`size` bytes) of an already masked key, e.g. a ClickHouse GROUP BY row.
+
+        `redacted`, when given, is redact_key(key) worked out by the caller (mine_file's readers do it in parallel)."""
         self._add_stored(
-            self._stored_key(key),
+            self._stored_key(key, redacted),
             count,
             size,
             first_seen=first_seen,
@@ -160,13 +163,13 @@ class Miner:
             example=example,
         )
 
-    def _stored_key(self, key: str) -> str:
+    def _stored_key(self, key: str, redacted: str | None = None) -> str:
         if key in self._keys:
             return key
         alias = self._aliases.get(key)
         if alias is not None:
             return alias
-        stored = redact_key(key)
+        stored = redact_key(key) if redacted is None else redacted
         if stored != key:
             if len(self._aliases) >= self.config.match_cache_size:
                 self._aliases.clear()
