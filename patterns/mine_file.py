@@ -41,7 +41,7 @@ MINE_EVERY_KEYS = 50_000
 MAX_WORKERS = 8
 CHUNK_BYTES = 1 << 20  # a reader process's share of a file at a time
 CHUNK_LINES = 16_384  # lines read at a time in this process
-IN_FLIGHT_BYTES = 128 << 20  # read ahead of the miner, at most
+IN_FLIGHT_BYTES = 32 << 20  # read ahead of the miner, at most (a chunk of new keys holds several times its bytes)
 PARALLEL_BYTES = 8 << 20  # smaller files are read here: starting readers would cost more than it saves
 NAME = "mine_patterns"
 HELP = "Mine INPUT (plain text or JSON lines, .gz allowed) into patterns and print the top ones."
@@ -336,7 +336,9 @@ def _grown(values: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
 
 
 def default_workers() -> int:
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    """One reader per CPU this process may run on, at most MAX_WORKERS."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, usable))
 
 
 def _chunks(path: Path, log_format: LogFormat | None, assign: bool, workers: int) -> Iterator[_Chunk]:

@@ -74,7 +74,12 @@ def cluster_keys(counts: Mapping[str, int], config: ClusterConfig | None = None)
     clusters = []
     for members in merged:
         keys = tuple(sorted(k for i in members for form in groups[i] for k in forms[form]))
-        clusters.append(Cluster(keys=keys, template=template_of_keys(keys)))
+        if len(members) == 1 and len(keys) == len(groups[members[0]]) and all(k in form_counts for k in keys):
+            # One group whose keys are its forms: template_of_keys would give its column template again.
+            template = " ".join(templates[members[0]])
+        else:
+            template = template_of_keys(keys)
+        clusters.append(Cluster(keys=keys, template=template))
     clusters.sort(key=lambda c: c.keys[0])
     return clusters
 

@@ -254,7 +254,9 @@ class Miner:
                     continue
                 owners = sorted({self._keys[k].pattern_id or "" for k in cluster.keys if k not in new_keys} - {""})
                 if not owners:
-                    pattern_id = self._create(template_of_keys(fresh))
+                    # A cluster of new keys only already carries their template.
+                    template = cluster.template if len(fresh) == len(cluster.keys) else template_of_keys(fresh)
+                    pattern_id = self._create(template)
                     created.append(pattern_id)
                     for key in fresh:
                         self._assign(key, pattern_id)
@@ -474,6 +476,8 @@ class Miner:
             sample.append(key)
 
     def _match_existing(self, key: str) -> str | None:
+        if not self._patterns:
+            return None
         best: tuple[int, str] | None = None
         if self._index_size != len(self._patterns) or self._index_stale:
             self._rebuild_index()
