@@ -43,6 +43,7 @@ CHUNK_BYTES = 1 << 20  # a reader process's share of a file at a time
 CHUNK_LINES = 16_384  # lines read at a time in this process
 IN_FLIGHT_BYTES = 32 << 20  # read ahead of the miner, at most (a chunk of new keys holds several times its bytes)
 PARALLEL_BYTES = 8 << 20  # smaller files are read here: starting readers would cost more than it saves
+READER_NICENESS = 5
 NAME = "mine_patterns"
 HELP = "Mine INPUT (plain text or JSON lines, .gz allowed) into patterns and print the top ones."
 
@@ -351,7 +352,8 @@ def _chunks(path: Path, log_format: LogFormat | None, assign: bool, workers: int
         _READER, _PATH = reader, path
         try:
             ranges = line_ranges(path, CHUNK_BYTES)
-            with mp.get_context("fork").Pool(workers) as pool:
+            # Readers yield to this process: when it mines a batch, it is the one everything else waits for.
+            with mp.get_context("fork").Pool(workers, initializer=os.nice, initargs=(READER_NICENESS,)) as pool:
                 # Readers go on while the miner mines a batch, up to IN_FLIGHT_BYTES of the file read ahead.
                 pending: deque[Any] = deque()
                 todo = iter(ranges)
