@@ -18,6 +18,7 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -350,23 +351,30 @@ def _chunks(path: Path, log_format: LogFormat | None, assign: bool, workers: int
     plain = path.suffix != ".gz"
     if workers > 1 and plain and path.stat().st_size >= PARALLEL_BYTES and "fork" in mp.get_all_start_methods():
         _READER, _PATH = reader, path
+        # Readers yield to this process: when it mines a batch, it is the one everything else waits for. A reader
+        # that dies (killed for memory, say) fails the command instead of leaving it waiting.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("fork"), initializer=os.nice, initargs=(READER_NICENESS,)
+        )
         try:
-            ranges = line_ranges(path, CHUNK_BYTES)
-            # Readers yield to this process: when it mines a batch, it is the one everything else waits for.
-            with mp.get_context("fork").Pool(workers, initializer=os.nice, initargs=(READER_NICENESS,)) as pool:
-                # Readers go on while the miner mines a batch, up to IN_FLIGHT_BYTES of the file read ahead.
-                pending: deque[Any] = deque()
-                todo = iter(ranges)
-                for bounds in itertools.islice(todo, max(4 * workers, IN_FLIGHT_BYTES // CHUNK_BYTES)):
-                    pending.append(pool.apply_async(_read_range, (bounds,)))
-                while pending:
-                    chunk = pending.popleft().get()
-                    for bounds in itertools.islice(todo, 1):
-                        pending.append(pool.apply_async(_read_range, (bounds,)))
-                    yield chunk
+            todo = iter(line_ranges(path, CHUNK_BYTES))
+            # Readers go on while the miner mines a batch, up to IN_FLIGHT_BYTES of the file read ahead.
+            ahead = max(4 * workers, IN_FLIGHT_BYTES // CHUNK_BYTES)
+            try:
+                pending = deque(pool.submit(_read_range, bounds) for bounds in itertools.islice(todo, ahead))
+            except OSError:  # no process to be had (a process limit): read the file in this process
+                pending = deque()
+                todo = iter(())
+                workers = 1
+            while pending:
+                chunk = pending.popleft().result()
+                pending.extend(pool.submit(_read_range, bounds) for bounds in itertools.islice(todo, 1))
+                yield chunk
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             _READER = _PATH = None
-        return
+        if workers > 1:
+            return
     stats = ReadStats()
     lines = read_lines(path, stats)
     while True:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,32 @@ def test_the_command_mines_a_large_file_with_forked_readers(tmp_path: Path) -> N
         return summary
 
     assert run("1") == run("2")
+
+
+def _die(bounds: tuple[int, int]) -> Any:
+    os._exit(9)
+
+
+def test_a_reader_that_dies_fails_the_command_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mixed.log"
+    _mixed_file(path, 3_000, seed=3)
+    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(mine_file, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(mine_file, "_read_range", _die)
+    with pytest.raises(BrokenProcessPool):
+        _mine(path, workers=2)
+
+
+def test_without_processes_to_fork_the_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "mixed.log"
+    _mixed_file(path, 3_000, seed=4)
+    expected = _mine(path, workers=1)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)
+    assert _mine(path, workers=2) == expected
