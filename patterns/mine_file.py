@@ -30,9 +30,9 @@ from patterns.engine.logformat import (
     LogFormat,
     ReadStats,
     line_ranges,
-    parse_json_line,
     parse_json_message,
     read_lines,
+    record_of,
 )
 from patterns.engine.miner import Miner
 from patterns.engine.redaction import redact_key
@@ -85,8 +85,8 @@ class _Chunk:
     keys this reader had not handed back before (with the first message and record position of each)."""
 
     __slots__ = (
-        *("empty", "examples", "firsts", "ids", "json", "keys", "levels", "line_numbers", "lines", "parsed"),
-        *("reader", "redacted", "sizes", "times", "truncated", "unparsed"),
+        *("examples", "firsts", "ids", "keys", "levels", "line_numbers", "reader", "redacted", "sizes", "stats"),
+        "times",
     )
 
     def __init__(self, reader: int) -> None:
@@ -100,7 +100,7 @@ class _Chunk:
         self.levels = array("B")
         self.times = array("d")
         self.line_numbers = array("q")
-        self.lines = self.empty = self.json = self.parsed = self.unparsed = self.truncated = 0
+        self.stats = ReadStats()
 
 
 _LEVEL_CODES = {name: code for code, name in enumerate(SEVERITIES)}
@@ -123,6 +123,7 @@ class _Reader:
             self.next_id = 0
             self.reader = os.getpid()
         out = _Chunk(self.reader)
+        counted = out.stats
         seen = self.seen
         get = seen.get
         key_of = template_key
@@ -142,30 +143,21 @@ class _Reader:
                     if head == "{":
                         parts = parse_json_message(line)
                     elif not line.strip():
-                        out.empty += 1
+                        counted.empty += 1
                         continue
                     elif line.lstrip().startswith("{"):
                         parts = parse_json_message(line)
                 if parts is not None:
-                    out.json += 1
+                    counted.json += 1
                     message, level, timestamp = parts
                     code = codes[level]
                 else:
-                    out.unparsed += 1
+                    counted.unparsed += 1
                     message, code, timestamp = line, info, None
             else:
-                if not line.strip():
-                    out.empty += 1
+                record = record_of(line, parser, counted)
+                if record is None:
                     continue
-                record = parse_json_line(line) if line.lstrip().startswith("{") else None
-                if record is not None:
-                    out.json += 1
-                else:
-                    record = parser.parse(line)
-                if record.parsed:
-                    out.parsed += 1
-                else:
-                    out.unparsed += 1
                 message, code, timestamp = record.message, codes[record.level], record.timestamp
             key = key_of(message)
             local = get(key)
@@ -185,10 +177,10 @@ class _Reader:
             times.append(nan if timestamp is None else timestamp)
             if numbered:
                 out.line_numbers.append(number)
-        out.lines = number
+        counted.lines = number
         if parser is None:
-            out.parsed = out.json
-        out.truncated = stats.truncated
+            counted.parsed = counted.json
+        counted.truncated = stats.truncated
         return out
 
 
@@ -262,12 +254,8 @@ class _Tally:
             self.line_ids.append(np.frombuffer(chunk.line_numbers, np.int64) + self.stats.lines)
             self.line_keys.append(mapping[ids])
         stats = self.stats
-        stats.lines += chunk.lines
-        stats.empty += chunk.empty
-        stats.json += chunk.json
-        stats.parsed += chunk.parsed
-        stats.unparsed += chunk.unparsed
-        stats.truncated += chunk.truncated
+        for name in ("lines", "empty", "json", "parsed", "unparsed", "truncated"):
+            setattr(stats, name, getattr(stats, name) + getattr(chunk.stats, name))
 
     def _reserve(self, size: int) -> None:
         if size > len(self.counts):
@@ -490,7 +478,7 @@ def _tqdm_progress(options: dict[str, Any]) -> Callable[[Iterator[Any]], Iterato
         with tqdm(unit=" lines", unit_scale=True, file=sys.stderr) as shown:
             for chunk in itertools.chain((first,), chunks):
                 yield chunk
-                shown.update(chunk.lines)
+                shown.update(chunk.stats.lines)
 
     return bar
 

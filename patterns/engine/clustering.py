@@ -64,12 +64,11 @@ def cluster_keys(counts: Mapping[str, int], config: ClusterConfig | None = None)
     form_counts = {form: sum(counts[k] for k in keys) for form, keys in forms.items()}
     by_length: dict[int, list[str]] = defaultdict(list)
     for form in sorted(form_counts):
-        by_length[len(form.split(" "))].append(form)
+        by_length[form.count(" ") + 1].append(form)
     groups: list[list[str]] = []
     for length in sorted(by_length):
         groups.extend(_cluster_same_length(by_length[length], length, form_counts, cfg))
-    groups = _merge_over_split(groups, cfg)
-    templates = [token_template([k.split(" ") for k in group]) for group in groups]
+    groups, templates = _merge_over_split(groups, cfg)
     merged = _merge_across_lengths(templates, cfg)
     clusters = []
     for members in merged:
@@ -303,7 +302,7 @@ def _variable_looking(token: str) -> bool:
     return _DIGIT.search(token) is not None or ("<" in token and _PLACEHOLDER.search(token) is not None)
 
 
-def _merge_over_split(groups: list[list[str]], cfg: ClusterConfig) -> list[list[str]]:
+def _merge_over_split(groups: list[list[str]], cfg: ClusterConfig) -> tuple[list[list[str]], list[list[str]]]:
     """Join same-length groups that one template would cover: the per-length split works on column statistics, so
     a value column with few distinct values (U01/U11, bglio78/bglio617, <NUM>/<HEX>) can split one kind of line.
 
@@ -312,9 +311,9 @@ def _merge_over_split(groups: list[list[str]], cfg: ClusterConfig) -> list[list[
     (equal tokens, a `<*>` where they differ) joins it, as a key that template matches would be assigned to it
     anyway. Both need a word in common that is not a value, so two lines made only of values never merge.
     """
-    if not cfg.merge_over_split or len(groups) < 2:
-        return groups
     templates = [token_template([k.split(" ") for k in group]) for group in groups]
+    if not cfg.merge_over_split or len(groups) < 2:
+        return groups, templates
     parent = list(range(len(groups)))
 
     def find(x: int) -> int:
@@ -354,10 +353,20 @@ def _merge_over_split(groups: list[list[str]], cfg: ClusterConfig) -> list[list[
                 owner = wanted.get(tuple(templates[j][p] for p in fixed))
                 if owner is not None and owner != j:
                     union(owner, j)
-    merged: dict[int, list[str]] = defaultdict(list)
-    for i, group in enumerate(groups):
-        merged[find(i)].extend(group)
-    return list(merged.values())
+    merged: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(groups)):
+        merged[find(i)].append(i)
+    out_groups: list[list[str]] = []
+    out_templates: list[list[str]] = []
+    for members in merged.values():
+        if len(members) == 1:  # the group as it was, and its template
+            out_groups.append(groups[members[0]])
+            out_templates.append(templates[members[0]])
+            continue
+        joined = [key for i in members for key in groups[i]]
+        out_groups.append(joined)
+        out_templates.append(token_template([k.split(" ") for k in joined]))
+    return out_groups, out_templates
 
 
 def _tokens_compatible(a: str, b: str) -> bool:

@@ -286,21 +286,28 @@ def read_records(
     parser = LogFormat(log_format) if isinstance(log_format, str) else log_format
     for line in read_lines(path, counters):
         counters.lines += 1
-        if not line.strip():
-            counters.empty += 1
-            continue
-        record = parse_json_line(line) if line.lstrip().startswith("{") else None
+        record = record_of(line, parser, counters)
         if record is not None:
-            counters.json += 1
-        elif parser is not None:
-            record = parser.parse(line)
-        else:
-            record = ParsedLine(message=line, level=normalize_severity(None), parsed=False)
-        if record.parsed:
-            counters.parsed += 1
-        else:
-            counters.unparsed += 1
-        yield record
+            yield record
+
+
+def record_of(line: str, parser: LogFormat | None, counters: ReadStats) -> ParsedLine | None:
+    """One line as read_records reads it, counted in `counters` (but for `lines`); None for a blank line."""
+    if not line.strip():
+        counters.empty += 1
+        return None
+    record = parse_json_line(line) if line.lstrip().startswith("{") else None
+    if record is not None:
+        counters.json += 1
+    elif parser is not None:
+        record = parser.parse(line)
+    else:
+        record = ParsedLine(message=line, level=normalize_severity(None), parsed=False)
+    if record.parsed:
+        counters.parsed += 1
+    else:
+        counters.unparsed += 1
+    return record
 
 
 def _open(path: Path) -> IO[bytes]:
