@@ -19,6 +19,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +55,7 @@ class _Output(Protocol):
 
 
 class MiningInputError(ValueError):
-    """A bad argument or input file: the caller turns it into its own usage error."""
+    """A bad argument or input file, or a file that could not be read: the caller turns it into its usage error."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -355,7 +356,13 @@ def _chunks(path: Path, log_format: LogFormat | None, assign: bool, workers: int
                 todo = iter(())
                 workers = 1
             while pending:
-                chunk = pending.popleft().result()
+                try:
+                    chunk = pending.popleft().result()
+                except BrokenProcessPool as exc:
+                    raise MiningInputError(
+                        "a reader process stopped before it finished (out of memory?); --workers 1 reads the file "
+                        "in one process"
+                    ) from exc
                 pending.extend(pool.submit(_read_range, bounds) for bounds in itertools.islice(todo, 1))
                 yield chunk
         finally:

@@ -215,8 +215,9 @@ def test_a_reader_that_dies_fails_the_command_instead_of_hanging(
     monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(mine_file, "CHUNK_BYTES", 20_000)
     monkeypatch.setattr(mine_file, "_read_range", _die)
-    with pytest.raises(BrokenProcessPool):
+    with pytest.raises(mine_file.MiningInputError, match="reader process stopped") as caught:
         _mine(path, workers=2)
+    assert isinstance(caught.value.__cause__, BrokenProcessPool)
 
 
 def test_without_processes_to_fork_the_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
