@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.utils import timezone
 
 from lipservice.models import Team, TeamMembership
-from patterns.analysis import floor_hour
 from posthog_app.models import Onboarding
 from tests.e2e.conftest import Session
 from tests.posthog_app.oauth_standin import PostHogStandIn
@@ -36,8 +33,7 @@ BUDGET_SECONDS = 300
 def posthog_with_logs() -> Iterator[PostHogStandIn]:
     session = chdb_session.Session()
     server = PostHogStandIn(chdb_session=session).start()
-    end = floor_hour(timezone.now())
-    server.load_logs(lines=LINES, start=end - timedelta(hours=24), end=end, services=SERVICES)
+    server.load_last_day(lines=LINES, services=SERVICES, margin_seconds=120)
     server.cimd_fetcher = lambda client_id: httpx.get(client_id, timeout=10).json()
     yield server
     server.stop()

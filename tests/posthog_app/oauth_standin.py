@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -82,6 +82,7 @@ class PostHogStandIn:
         self.projects = [{"id": PROJECT_ID, "name": "Default project", "api_token": PROJECT_TOKEN}]
         self._lock = threading.Lock()
         self._chdb_lock = threading.Lock()
+        self.loaded_day: tuple[Any, ...] | None = None
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -326,10 +327,27 @@ class PostHogStandIn:
             "hasMore": False,
         }
 
+    def load_last_day(self, *, lines: int, services: tuple[str, ...], margin_seconds: float = 60.0) -> None:
+        """`lines` lines over the 24 full hours before now, the window onboarding analyses. Called again (by each
+        test's fixture) it reloads when the clock has moved into another hour since, and first waits out the end of
+        an hour that is less than `margin_seconds` away, so that the window a test then chooses is the loaded one."""
+        now = utc_now()
+        to_next_hour = 3600 - (now.minute * 60 + now.second + now.microsecond / 1e6)
+        if to_next_hour < margin_seconds:
+            time.sleep(to_next_hour + 0.5)
+            now = utc_now()
+        end = now.replace(minute=0, second=0, microsecond=0)
+        wanted = (lines, end, services)
+        if self.loaded_day != wanted:
+            self.load_logs(lines=lines, start=end - timedelta(hours=24), end=end, services=services)
+            self.loaded_day = wanted
+
     def load_logs(self, *, lines: int, start: datetime, end: datetime, services: tuple[str, ...]) -> None:
         """`lines` log lines spread evenly over [start, end), round-robin over the services: chatty access logs,
-        cache hits, logins, slow queries and a few errors, with ids and numbers that the template key masks."""
+        cache hits, logins, slow queries and a few errors, with ids and numbers that the template key masks.
+        Replaces what was loaded before."""
         assert self.chdb is not None
+        self.chdb.query("DROP TABLE IF EXISTS logs")
         start_us = int(start.timestamp() * 1_000_000)
         step_us = max(1, int((end - start).total_seconds() * 1_000_000) // lines)
         names = ", ".join(str(escape_param(s, _Context)) for s in services)

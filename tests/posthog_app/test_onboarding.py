@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.utils import timezone
 
 from lipservice.models import ApiKey, Team, TeamMembership
-from patterns.analysis import floor_hour
 from policies.exporters.hog import HOG_FUNCTION_NAME
 from policies.models import PolicyVersion
 from posthog_app.models import Onboarding
@@ -32,8 +29,7 @@ LINES = 60_000
 def loaded_standin() -> Iterator[PostHogStandIn]:
     session = chdb_session.Session()
     server = PostHogStandIn(chdb_session=session).start()
-    end = floor_hour(timezone.now())
-    server.load_logs(lines=LINES, start=end - timedelta(hours=24), end=end, services=SERVICES)
+    server.load_last_day(lines=LINES, services=SERVICES)
     yield server
     server.stop()
     session.close()
@@ -41,6 +37,7 @@ def loaded_standin() -> Iterator[PostHogStandIn]:
 
 @pytest.fixture
 def standin(loaded_standin: PostHogStandIn) -> PostHogStandIn:
+    loaded_standin.load_last_day(lines=LINES, services=SERVICES)
     loaded_standin.token_requests.clear()
     loaded_standin.api_requests.clear()
     loaded_standin.hogql_queries.clear()
