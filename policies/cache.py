@@ -9,6 +9,7 @@ from the database.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +55,11 @@ class CachedPolicy:
 
 
 def policy_cache_key(team_id: int, service_name: str) -> str:
-    # Keyed by what the request names, so a cached read needs no database lookup of the service.
-    return f"policy:active:{team_id}:{service_name}"
+    """Keyed by what the request names, so a cached read needs no database lookup of the service. The name is any
+    text a request puts in the path (control characters, spaces, kilobytes of it): the key holds its digest, so it
+    is short and valid for every cache backend."""
+    digest = hashlib.blake2b(service_name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"policy:active:{team_id}:{digest}"
 
 
 def _count(counter: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from model_bakery import baker
 from rest_framework.test import APIClient
@@ -13,7 +15,7 @@ from rest_framework.test import APIClient
 from lipservice.models import Team
 from lipservice.services import api_key_create, api_key_revoke
 from patterns.models import Service
-from policies.cache import policy_cache_counters
+from policies.cache import CachedPolicy, policy_cache_counters, policy_cache_get, policy_cache_key, policy_cache_set
 from policies.models import AuditEntry, PolicyVersion
 from tests.lipservice.test_health import UNREACHABLE_REDIS
 from tests.policies.conftest import make_document
@@ -94,6 +96,21 @@ def test_publish_invalidates_the_cache_after_commit(client: APIClient, service: 
     assert second.json()["severity_rates"]["INFO"] == 0.2
     counters = policy_cache_counters()
     assert counters["hit"] >= 1 and counters["miss"] >= 2
+
+
+def test_cache_keys_are_short_and_valid_for_any_service_name_a_request_can_send() -> None:
+    names = ["checkout", "\n\x00\u00da\u00f4\u00be", "a b\tc", "x" * 10_000, "\ud800", "%s %s %.1fms", "checkouT"]
+    keys = [policy_cache_key(7, name) for name in names]
+    assert len(set(keys)) == len(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # CacheKeyWarning: spaces, control characters, more than 250 characters
+        for key in keys:
+            assert len(key) < 80
+            cache.validate_key(cache.make_key(key))
+    entry = CachedPolicy(etag='"e1"', body=b"{}", version=1)
+    policy_cache_set(7, names[1], entry)
+    assert policy_cache_get(7, names[1]) == entry
+    assert policy_cache_get(7, names[2]) is None and policy_cache_get(8, names[1]) is None
 
 
 def test_policy_is_served_from_the_database_when_redis_is_down(client: APIClient, service: Service) -> None:
