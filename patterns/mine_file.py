@@ -28,8 +28,10 @@ from lipservice_sdk.severity import SEVERITIES, normalize_severity
 from lipservice_sdk.signature import template_key
 
 from patterns.engine.logformat import (
+    TEXT_HIDING_MASKS,
     LogFormat,
     ReadStats,
+    level_of_text,
     line_ranges,
     parse_json_message,
     read_lines,
@@ -109,18 +111,20 @@ _READER_KEYS_KEPT = 200_000  # a reader forgets the keys it has handed back past
 
 
 class _Reader:
-    """Reads lines into chunks: JSON objects by their fields, other lines whole (as INFO) or by --log-format."""
+    """Reads lines into chunks: JSON objects by their fields, other lines by --log-format or whole (level_of_text)."""
 
     def __init__(self, log_format: LogFormat | None, assign: bool) -> None:
         self.log_format = log_format
         self.assign = assign
         self.seen: dict[str, int] = {}
+        self.line_codes: dict[int, int] = {}  # key id -> level code of its plain-text lines, where one holds for all
         self.next_id = 0
         self.reader = os.getpid()
 
     def chunk(self, lines: Iterable[str], stats: ReadStats) -> _Chunk:
         if os.getpid() != self.reader:  # a forked copy: its key ids start afresh under its own name
             self.seen = {}
+            self.line_codes = {}
             self.next_id = 0
             self.reader = os.getpid()
         out = _Chunk(self.reader)
@@ -132,7 +136,8 @@ class _Reader:
         nan = math.nan
         ids, sizes, levels, times = out.ids, out.sizes, out.levels, out.times
         parser = self.log_format
-        info = codes[normalize_severity(None)]
+        info_level = normalize_severity(None)
+        line_codes = self.line_codes
         numbered = self.assign
         number = 0
         for line in lines:
@@ -154,7 +159,7 @@ class _Reader:
                     code = codes[level]
                 else:
                     counted.unparsed += 1
-                    message, code, timestamp = line, info, None
+                    message, code, timestamp = line, -1, None  # its level is read below, once per key
             else:
                 record = record_of(line, parser, counted)
                 if record is None:
@@ -165,6 +170,7 @@ class _Reader:
             if local is None:
                 if len(seen) >= _READER_KEYS_KEPT:
                     seen.clear()
+                    line_codes.clear()
                 local = seen[key] = self.next_id
                 self.next_id += 1
                 out.keys.append(key)
@@ -172,6 +178,14 @@ class _Reader:
                 out.redacted.append(None if stored == key else stored)
                 out.examples.append(message)
                 out.firsts.append(len(ids))
+            if code < 0:
+                code = line_codes.get(local, -1)
+                if code < 0:
+                    code = codes[level_of_text(message) or info_level]
+                    # Lines of one key differ only in masked values: a level read from one holds for all, unless
+                    # a mask can hide words (a quoted level="error"), where each line is read.
+                    if not any(mask in key for mask in TEXT_HIDING_MASKS):
+                        line_codes[local] = code
             ids.append(local)
             sizes.append(len(message) if message.isascii() else len(message.encode("utf-8", "replace")))
             levels.append(code)

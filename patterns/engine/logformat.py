@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from lipservice_sdk.severity import normalize_severity
+from lipservice_sdk.severity import SPELLINGS, normalize_severity
 
 try:
     import re2 as _re2
@@ -32,6 +32,51 @@ MESSAGE_FIELDS = ("body", "message", "msg", "log")
 TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "datetime")
 _LEVEL_NAMES = (*LEVEL_FIELDS, "severity_number")
 _FIELD = re.compile(r"<([^<>]+)>")
+
+
+# The level of a line that carries no structure (no JSON, no format, or a line the format does not fit) is read from
+# its first LINE_LEVEL_SCAN characters: the first of a `level=`/`lvl=`/`severity:` field, a known level word of three
+# or more letters written in capitals (`ERROR:`, `RAS KERNEL FATAL`), one in brackets in any case (`[error]`,
+# Apache's `[core:warn]`, `<crit>`), or Android's one-letter level (`1702  2395 E Tag:`, `E/Tag(  123):`). Words come
+# from the one severity reading (lipservice_sdk.severity.SPELLINGS) and are read by it; single letters and words
+# that are also plain English in capitals (ALL, CONFIG) only count where the shapes above put them. No match is no
+# level (the record then reads as INFO).
+LINE_LEVEL_SCAN = 160
+_LINE_WORDS = sorted(
+    ({w for w in SPELLINGS if len(w) >= 3 and w.isalpha()} - {"all", "config"}) | {"log"}, key=lambda w: (-len(w), w)
+)
+# PostgreSQL's LOG (between INFO and WARNING in its order, the level of its routine lines) is a level word here only.
+_LINE_EXTRA = {"log": "INFO"}
+_LINE_LETTERS = {"V": "TRACE", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL"}
+_LINE_LEVEL_PATTERN = (
+    r"(?:^|[^a-zA-Z0-9_.])(?i:log[_.\-]?level|level|lvl|severity)\s*[=:]\s*[\"']?(?:([a-zA-Z]+[0-9]*)|(<))"
+    rf"|(?:^|[^A-Za-z0-9_])({'|'.join(w.upper() for w in _LINE_WORDS)})(?:[^A-Za-z0-9_]|$)"
+    rf"|[\[<(](?:[A-Za-z0-9_]+:)?((?i:{'|'.join(_LINE_WORDS)}))[\]>):]"
+    r"|(?:^|[0-9>] +)([VDIWEF]) +[^ ]+:"
+    r"|(?:^| )([VDIWEF])/[^ (]+\("
+)
+_LINE_LEVEL: Any = (_re2 or re).compile(_LINE_LEVEL_PATTERN)
+# Masks that can hide a level word: a line whose template key holds one is read line by line, not once per key.
+TEXT_HIDING_MASKS = ("<STR>", "<EMAIL>")
+
+
+def level_of_text(line: str) -> str | None:
+    """The level a line without structure names at its start, None when it names none (see LINE_LEVEL_SCAN)."""
+    found = _LINE_LEVEL.search(line[:LINE_LEVEL_SCAN])
+    if found is None:
+        return None
+    field, masked, caps, bracket, letter, slashed = found.groups()
+    if letter or slashed:
+        return _LINE_LETTERS[letter or slashed]
+    if masked:
+        return None
+    word = field or caps or bracket
+    return _LINE_EXTRA.get(word.lower()) or normalize_severity(word, "") or None
+
+
+def plain_line(line: str) -> ParsedLine:
+    """A line read whole: its level from its text, else INFO."""
+    return ParsedLine(message=line, level=level_of_text(line) or normalize_severity(None), parsed=False)
 
 
 @dataclass(frozen=True)
@@ -93,9 +138,12 @@ class LogFormat:
         """Fields, content and level of a line; a line that does not fit is unparsed and keeps the whole text."""
         groups = self._match(line)
         if groups is None:
-            return ParsedLine(message=line, level=normalize_severity(None), parsed=False)
+            return plain_line(line)
         values = {self._names[name]: value or "" for name, value in groups.items()}
-        level = normalize_severity(values.get(self._level_field)) if self._level_field else normalize_severity(None)
+        if self._level_field:
+            level = normalize_severity(values.get(self._level_field))
+        else:  # a format without a level field: the level the line names, as for a line without structure
+            level = level_of_text(line) or normalize_severity(None)
         return ParsedLine(message=values["Content"], level=level, fields=values)
 
     def _match(self, line: str) -> dict[str, str] | None:
@@ -302,7 +350,7 @@ def record_of(line: str, parser: LogFormat | None, counters: ReadStats) -> Parse
     elif parser is not None:
         record = parser.parse(line)
     else:
-        record = ParsedLine(message=line, level=normalize_severity(None), parsed=False)
+        record = plain_line(line)
     if record.parsed:
         counters.parsed += 1
     else:

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lipservice_sdk.severity import normalize_severity
-
-from patterns.engine.logformat import LogFormat, parse_json_line, read_lines
+from patterns.engine.logformat import LogFormat, level_of_text, parse_json_line, read_lines
 from policies.engine.simulator import ReplayLine
 
 TRACE_FIELDS = ("trace_id", "traceId", "trace", "TraceId")
@@ -30,18 +28,6 @@ TIME_FORMATS = (
     "%y%m%d %H%M%S",
     "%m.%d %H:%M:%S",
 )
-_SNIFF_TOKENS = 4
-
-
-def sniff_severity(line: str) -> str | None:
-    """An upper-case level word among the first tokens of an unformatted line (`2026-01-01 12:00:00 WARN ...`)."""
-    for token in line.split()[:_SNIFF_TOKENS]:
-        word = token.strip("[]():<>,")
-        if len(word) >= 3 and word.isupper():
-            level: str = normalize_severity(word, default="")
-            if level:
-                return level
-    return None
 
 
 def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = None) -> list[ReplayLine]:
@@ -56,10 +42,10 @@ def records_from_lines(lines: Iterable[str], *, log_format: LogFormat | None = N
             parsed = log_format.parse(line)
         if parsed is not None and parsed.parsed:
             message, fields, timestamp = parsed.message, parsed.fields, parsed.timestamp
-            level = parsed.level if _has_level(fields) else sniff_severity(line) or parsed.level
+            level = parsed.level if _has_level(fields) else level_of_text(line) or parsed.level
         else:
             message, fields, timestamp = line, {}, None
-            level = sniff_severity(line) or "INFO"
+            level = level_of_text(line) or "INFO"
         records.append(
             ReplayLine(
                 message=message,

@@ -26,14 +26,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _mixed_file(path: Path, lines: int, seed: int) -> None:
-    """Plain lines, JSON records with levels and times, blank lines, CRLF, invalid UTF-8 and lines that no other
-    line shares a key with (so batches of new keys are mined mid-file)."""
+    """Plain lines (some naming their level: in capitals, in brackets, in a quoted field that masking hides),
+    JSON records with levels and times, blank lines, CRLF, invalid UTF-8 and lines that no other line shares a key
+    with (so batches of new keys are mined mid-file)."""
     rng = random.Random(seed)
     words = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]
+    levels = ["info", "ERROR", "warn", "FATAL", "debug", "error"]
     out: list[bytes] = []
     for i in range(lines):
         roll = rng.random()
-        if roll < 0.3:
+        if roll < 0.08:
+            level = rng.choice(levels)
+            out.append(
+                rng.choice(
+                    [
+                        f"2026-12-06 10:00:{i % 60:02d} UTC [{rng.randrange(9999)}] app@db {level.upper()}:  step {i}",
+                        f"[{level}] worker {rng.randrange(50)} stalled",
+                        f'ts={i} level="{level}" msg="job {rng.randrange(99)}"',
+                    ]
+                ).encode()
+            )
+        elif roll < 0.3:
             out.append(
                 f"worker {rng.randrange(50)} finished job {rng.randrange(10**6)} in {rng.random():.3f}s".encode()
             )

@@ -204,6 +204,21 @@ def test_a_missed_target_is_flagged_with_its_cause(tmp_path: Path) -> None:
     assert "ERROR/FATAL lines (always kept) 400 lines" in text
 
 
+def test_a_server_log_without_a_format_counts_and_keeps_the_errors_its_lines_name(tmp_path: Path) -> None:
+    lines = []
+    for i in range(3_000):
+        second = f"2026-12-06 10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d} UTC [{4000 + i % 97}]"
+        lines.append(f"{second} app@shop LOG:  duration: {i % 90}.{i % 1000:03d} ms  bind cart_{i % 500}")
+        if i % 10 == 0:
+            lines.append(f'{second} app@shop ERROR:  relation "cart_{i % 7}" does not exist at character 15')
+        if i % 25 == 0:
+            lines.append(f"{second} app@shop FATAL:  terminating connection due to administrator command")
+    log = _write(tmp_path / "postgresql.log", lines)
+    report = json.loads(_run(log, "--json", "--window-seconds", "0"))["report"]
+    assert (report["errors_total"], report["errors_kept"]) == (300 + 120, 300 + 120)
+    assert report["reduction_bytes"] > 0.5
+
+
 def test_a_met_target_says_so_and_lists_no_cause(small_log: Path) -> None:
     args = ("--log-format", "<Date> <Time> <Level> <Content>", "--target-reduction", "0.3", "--window-seconds", "0")
     target = json.loads(_run(small_log, *args, "--json"))["report"]["target"]

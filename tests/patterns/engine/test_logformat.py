@@ -13,6 +13,7 @@ import pytest
 from patterns.engine.logformat import (
     LogFormat,
     ReadStats,
+    level_of_text,
     parse_json_line,
     parse_json_message,
     read_lines,
@@ -75,6 +76,51 @@ def test_non_matching_line_keeps_the_whole_text_unparsed() -> None:
     record = LogFormat("<Date> <Time> <Level> <Component>: <Content>").parse("no header here")
     assert not record.parsed
     assert record.message == "no header here"
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("2026-12-06 17:59:07.399 UTC [31007] postgres@postgres ERROR:  division by zero", "ERROR"),
+        ("2026-12-06 17:59:07.399 UTC [31007] app@db FATAL:  password authentication failed", "FATAL"),
+        ("2026-12-06 17:59:07.399 UTC [31007] app@db PANIC:  could not write to file", "FATAL"),
+        ("2026-12-06 17:59:07.399 UTC [31007] app@db WARNING:  there is no transaction in progress", "WARN"),
+        ("2026-12-06 17:59:07.399 UTC [31007] app@db LOG:  statement: SELECT 'ERROR'", "INFO"),
+        ("081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated", "INFO"),
+        ("- 1117838570 2005.06.03 R02-M1-N0 2005-06-03-15.42.50.675872 R02-M1-N0 RAS KERNEL FATAL data TLB", "FATAL"),
+        ("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6", "ERROR"),
+        ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties", "INFO"),
+        ("[Thu Jun 09 06:07:04.123 2005] [core:crit] [pid 123] AH00037: symlink not allowed", "FATAL"),
+        ("2026/12/06 17:59:07 [emerg] 1234#0: bind() to 0.0.0.0:80 failed", "FATAL"),
+        ("03-17 16:13:38.811  1702  2395 E WindowManager: window token not found", "ERROR"),
+        ("03-17 16:13:38.811  1702  2395 D WindowManager: relayout", "DEBUG"),
+        ("E/AndroidRuntime( 1234): FATAL EXCEPTION: main", "ERROR"),
+        ('time=2026-01-01T00:00:00Z level=error msg="boom"', "ERROR"),
+        ("ts=1 lvl='warn' msg=x", "WARN"),
+        ('{not json} severity: "CRITICAL" disk', "FATAL"),
+        ("I0102 15:04:05.000000 1 main.go:10] the glog shape is left to --log-format", None),
+        ("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0", None),
+        ("Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2", None),
+        ("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy HTTPS", None),
+        ("SELECT ALL FROM t; CONFIG reloaded", None),
+        ("I am here and an error happened", None),
+        ("X" * 200 + " ERROR beyond the start", None),
+        ("", None),
+    ],
+)
+def test_a_line_without_structure_reads_its_level_from_its_start(line: str, level: str | None) -> None:
+    assert level_of_text(line) == level
+
+
+def test_plain_lines_and_lines_a_format_does_not_fit_take_the_level_they_name(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text("boot ok\n2026-12-06 10:00:00 UTC [7] ERROR:  disk full\n[warn] slow\n")
+    assert [r.level for r in read_records(path)] == ["INFO", "ERROR", "WARN"]
+    unfit = [r for r in read_records(path, "<Date> <Time> <Zone> <Pid> <Level>: <Content>") if not r.parsed]
+    assert [r.level for r in unfit] == ["INFO", "WARN"]
+    no_level_field = LogFormat("<Month> <Day> <Time> <Host> <Content>")
+    assert no_level_field.parse("Jul 27 14:41:57 combo logrotate: ALERT exited abnormally with [1]").level == "FATAL"
+    assert no_level_field.parse("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure").level == "INFO"
 
 
 def test_format_without_content_is_rejected() -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from patterns.engine.logformat import LogFormat
-from policies.engine.records import records_from_lines, sniff_severity
+from patterns.engine.logformat import LogFormat, level_of_text
+from policies.engine.records import records_from_lines
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_level_field_in_any_spelling(level: str, severity: str) -> None:
     ],
 )
 def test_unformatted_lines_get_an_upper_case_level_word(line: str, severity: str | None) -> None:
-    assert sniff_severity(line) == severity
+    assert level_of_text(line) == severity
 
 
 def test_json_lines_carry_level_time_and_trace() -> None:
