@@ -83,6 +83,14 @@ def _mine(path: Path, **options: Any) -> tuple[dict[str, Any], list[list[str]]]:
         return summary, list(csv.reader(handle))
 
 
+def _small_ranges(monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, **settings: Any) -> None:
+    """Fork readers for any file size, over ranges of `chunk_bytes`; `settings` sets other mine_file constants."""
+    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(mine_file, "CHUNK_BYTES", chunk_bytes)
+    for name, value in settings.items():
+        monkeypatch.setattr(mine_file, name, value)
+
+
 @pytest.mark.parametrize("log_format", [None, "<Word> <Content>"])
 def test_forked_readers_give_what_one_reader_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_format: str | None
@@ -90,10 +98,7 @@ def test_forked_readers_give_what_one_reader_gives(
     path = tmp_path / "mixed.log"
     _mixed_file(path, 20_000, seed=5)
     # Small ranges and batches: every reader sees many ranges, and batches of new keys close inside ranges.
-    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(mine_file, "CHUNK_BYTES", 9_000)
-    monkeypatch.setattr(mine_file, "CHUNK_LINES", 333)
-    monkeypatch.setattr(mine_file, "MINE_EVERY_KEYS", 700)
+    _small_ranges(monkeypatch, 9_000, CHUNK_LINES=333, MINE_EVERY_KEYS=700)
     one = _mine(path, workers=1, log_format=log_format)
     three = _mine(path, workers=3, log_format=log_format)
     assert one == three
@@ -139,9 +144,7 @@ def test_chunked_reading_mines_what_a_line_by_line_reading_mines(
 ) -> None:
     path = tmp_path / "mixed.log"
     _mixed_file(path, 8_000, seed=11)
-    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(mine_file, "CHUNK_BYTES", 5_000)
-    monkeypatch.setattr(mine_file, "MINE_EVERY_KEYS", 400)
+    _small_ranges(monkeypatch, 5_000, MINE_EVERY_KEYS=400)
     summary, _ = _mine(path, workers=2)
     assert summary["distinct_keys"] > 3 * 400
     assert summary["top"] == _line_by_line(path, 400)
@@ -225,9 +228,7 @@ def test_a_reader_that_dies_fails_the_command_instead_of_hanging(
 ) -> None:
     path = tmp_path / "mixed.log"
     _mixed_file(path, 3_000, seed=3)
-    monkeypatch.setattr(mine_file, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(mine_file, "CHUNK_BYTES", 20_000)
-    monkeypatch.setattr(mine_file, "_read_range", _die)
+    _small_ranges(monkeypatch, 20_000, _read_range=_die)
     with pytest.raises(mine_file.MiningInputError, match="reader process stopped") as caught:
         _mine(path, workers=2)
     assert isinstance(caught.value.__cause__, BrokenProcessPool)
